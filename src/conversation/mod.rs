@@ -1,0 +1,1 @@
+//! Conversation state: the [`ConversationStore`] trait and the in-memory store.

@@ -1,0 +1,1 @@
+//! Vector stores: the [`VectorStore`] trait, documents, queries, filters and the in-memory store.

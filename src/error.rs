@@ -414,12 +414,9 @@ impl std::error::Error for Error {
 }
 
 impl From<minijinja::Error> for Error {
+    /// A template error; minijinja's message already names the template and line.
     fn from(err: minijinja::Error) -> Self {
-        let mut message = err.to_string();
-        if let (Some(name), Some(line)) = (err.name(), err.line()) {
-            message = format!("{message} (in {name}, line {line})");
-        }
-        Error::template(message).with_source(err)
+        Error::template(err.to_string()).with_source(err)
     }
 }
 
@@ -453,7 +450,11 @@ mod tests {
             (CircuitOpen, false, true),
             (BudgetExceeded, false, false),
         ];
-        assert_eq!(table.len(), ErrorKind::ALL.len(), "every kind is in the table");
+        assert_eq!(
+            table.len(),
+            ErrorKind::ALL.len(),
+            "every kind is in the table"
+        );
         for (kind, retryable, falls_back) in table {
             let err = Error::new(kind, "x");
             assert_eq!(err.is_retryable(), retryable, "{kind} retryable");
@@ -489,7 +490,8 @@ mod tests {
     fn attempts_are_kept_and_shown() {
         let a = Error::new(ErrorKind::Server, "boom").with_provider("openai");
         let b = Error::new(ErrorKind::Overloaded, "busy").with_provider("anthropic");
-        let all = Error::new(ErrorKind::Overloaded, "every provider failed").with_attempts(vec![a, b]);
+        let all =
+            Error::new(ErrorKind::Overloaded, "every provider failed").with_attempts(vec![a, b]);
         assert_eq!(all.attempts().len(), 2);
         assert_eq!(all.attempts()[0].kind(), ErrorKind::Server);
         let text = all.to_string();

@@ -1,6 +1,65 @@
 //! # twelve-factor-ai
 //!
-//! (crate docs: written at the end of the foundation work)
+//! The production parts of an AI service, as a library inside your own process: typed backing services for
+//! LLMs, vector search, conversation state and prompts, with in-memory defaults that need no server, and
+//! the pieces each factor of the "12-factor app for AI services" method asks for.
+//!
+//! ```
+//! use twelve_factor_ai::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> twelve_factor_ai::Result<()> {
+//! // Prompts are code: a versioned, hashed template.
+//! let prompts = MemoryPromptRegistry::new();
+//! prompts.insert("greet", "Say hello to {{ name }}.")?;
+//! let rendered = prompts.render_latest("greet", &serde_json::json!({ "name": "Ada" })).await?;
+//!
+//! // A provider (Scripted here; OpenAI and Anthropic come with their own feature work).
+//! let llm = Scripted::new("demo-model-2024-01-01").echo_when_empty();
+//! let request = ChatRequest::builder()
+//!     .messages(rendered.messages)
+//!     .prompt(rendered.prompt)
+//!     .build()?;
+//! let answer = llm.chat(request).await?;
+//! assert_eq!(answer.content, "Say hello to Ada.");
+//!
+//! // Conversation state outside the process's logic (memory here; Redis / Postgres in production).
+//! let conversations = MemoryConversationStore::new();
+//! conversations.append("c-1", &[Message::user("hi"), answer.to_message()]).await?;
+//! assert_eq!(conversations.history("c-1", Window::All).await?.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## The factors and where they live
+//!
+//! | factor | what the crate gives | module | status |
+//! |---|---|---|---|
+//! | I prompts are code | [`PromptRegistry`](prompt::PromptRegistry): versioned, hashed minijinja templates in strict mode; a [`PromptRef`](prompt::PromptRef) travels with each request | [`prompt`] | in-memory registry; folder registry planned |
+//! | II pinned dependencies | model config, pin checks, model catalog | `config` | planned |
+//! | III config in env | `Settings::from_env()`; `new()` never reads the environment | `config` | planned |
+//! | IV backing services | [`LlmProvider`](llm::LlmProvider), [`VectorStore`](vector::VectorStore), [`ConversationStore`](conversation::ConversationStore), [`PromptRegistry`](prompt::PromptRegistry) | [`llm`], [`vector`], [`conversation`], [`prompt`] | traits, in-memory backends, [`Scripted`](llm::Scripted); HTTP providers and Redis / Postgres / pgvector / Chroma planned |
+//! | V evaluate before release | eval suites, gates, reports | `eval` | planned |
+//! | VI stateless processes | conversation state in a store, not in process memory | [`conversation`] | trait + memory store |
+//! | VII port binding | service template binding `$PORT` | `examples/` | planned |
+//! | VIII concurrency | request and token rate limits | `layer` | planned |
+//! | IX disposability | health checks on every backend, drain | every trait's `health_check` | health checks |
+//! | X dev/prod parity | profiles over one config | `config` | planned |
+//! | XI logs as event streams | one structured event per call | `layer` | planned |
+//! | XII admin processes | batch jobs | `admin` | planned |
+//! | XIII quality monitoring | metrics, feedback signals | `layer`, `quality` | planned |
+//!
+//! ## Errors
+//!
+//! Every operation returns [`Result`] with one opaque [`Error`]; ask it questions
+//! ([`Error::kind`], [`Error::is_retryable`], [`Error::should_fallback`], [`Error::retry_after`]) instead of
+//! matching on a dependency's error type.
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `testing` | no | [`testing`]: the conformance suites, for authors of third-party backends and wrappers |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,3 +74,27 @@ pub mod testing;
 pub mod vector;
 
 pub use error::{Error, ErrorKind, Result};
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// The types and traits most services use, in one import: `use twelve_factor_ai::prelude::*;`.
+pub mod prelude {
+    pub use crate::conversation::{
+        ConversationStore, ConversationStoreExt, MemoryConversationStore, Window,
+    };
+    pub use crate::llm::{
+        ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider,
+        LlmProviderExt, Message, Role, Scripted, StreamEvent,
+    };
+    pub use crate::prompt::{
+        MemoryPromptRegistry, PromptRef, PromptRegistry, PromptRegistryExt, Selector,
+    };
+    pub use crate::vector::{
+        Document, Filter, MemoryVectorStore, Metric, SearchHit, VectorQuery, VectorStore,
+        VectorStoreExt,
+    };
+    pub use crate::{Error, ErrorKind, Result};
+}

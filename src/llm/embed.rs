@@ -62,7 +62,9 @@ impl EmbedRequest {
     /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest).
     pub fn validate(&self) -> Result<()> {
         if self.inputs.is_empty() {
-            return Err(Error::invalid_request("an embed request needs at least one input"));
+            return Err(Error::invalid_request(
+                "an embed request needs at least one input",
+            ));
         }
         if self.dimensions == Some(0) {
             return Err(Error::invalid_request("dimensions must be at least 1"));
@@ -88,7 +90,11 @@ pub struct EmbedResponse {
 
 impl EmbedResponse {
     /// A response with these vectors.
-    pub fn new(provider: impl Into<String>, model: impl Into<String>, embeddings: Vec<Vec<f32>>) -> Self {
+    pub fn new(
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        embeddings: Vec<Vec<f32>>,
+    ) -> Self {
         EmbedResponse {
             embeddings,
             provider: provider.into(),

@@ -30,7 +30,7 @@ impl Role {
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -91,7 +91,11 @@ pub struct ToolCall {
 
 impl ToolCall {
     /// A tool call.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
         ToolCall {
             id: id.into(),
             name: name.into(),
@@ -232,7 +236,10 @@ mod tests {
             Message::system("be brief").with_name("ops"),
             Message::with_parts(
                 Role::User,
-                vec![ContentPart::text("what is this?"), ContentPart::image_url("data:image/png;base64,AA==")],
+                vec![
+                    ContentPart::text("what is this?"),
+                    ContentPart::image_url("data:image/png;base64,AA=="),
+                ],
             ),
             Message::assistant_tool_calls("", vec![ToolCall::new("c1", "lookup", r#"{"q":"x"}"#)]),
             Message::tool_result("c1", "42"),
@@ -246,12 +253,19 @@ mod tests {
 
     #[test]
     fn tool_arguments_parse_or_fail_typed() {
-        assert_eq!(ToolCall::new("a", "f", "").parse_arguments().unwrap(), serde_json::json!({}));
         assert_eq!(
-            ToolCall::new("a", "f", r#"{"x":1}"#).parse_arguments().unwrap()["x"],
+            ToolCall::new("a", "f", "").parse_arguments().unwrap(),
+            serde_json::json!({})
+        );
+        assert_eq!(
+            ToolCall::new("a", "f", r#"{"x":1}"#)
+                .parse_arguments()
+                .unwrap()["x"],
             1
         );
-        let err = ToolCall::new("a", "f", "{oops").parse_arguments().unwrap_err();
+        let err = ToolCall::new("a", "f", "{oops")
+            .parse_arguments()
+            .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Decode);
     }
 }

@@ -17,7 +17,8 @@ pub use embed::{EmbedRequest, EmbedResponse};
 pub use message::{ContentPart, Message, Role, ToolCall};
 pub use provider::{LlmProvider, LlmProviderExt};
 pub use request::{
-    ChatRequest, ChatRequestBuilder, RequestMeta, ResponseFormat, ToolChoice, ToolSpec, new_request_id,
+    ChatRequest, ChatRequestBuilder, RequestMeta, ResponseFormat, ToolChoice, ToolSpec,
+    new_request_id,
 };
 pub use response::{ChatResponse, FinishReason, Usage};
 pub use scripted::{Chunk, EmbedReply, Reply, Scripted};

@@ -68,7 +68,11 @@ pub struct ToolSpec {
 
 impl ToolSpec {
     /// A tool with a name, a description and a JSON schema of its parameters.
-    pub fn new(name: impl Into<String>, description: impl Into<String>, parameters: serde_json::Value) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: serde_json::Value,
+    ) -> Self {
         ToolSpec {
             name: name.into(),
             description: Some(description.into()),
@@ -247,7 +251,9 @@ impl ChatRequest {
     /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) naming the first bad value.
     pub fn validate(&self) -> Result<()> {
         if self.messages.is_empty() {
-            return Err(Error::invalid_request("a chat request needs at least one message"));
+            return Err(Error::invalid_request(
+                "a chat request needs at least one message",
+            ));
         }
         for (i, m) in self.messages.iter().enumerate() {
             if m.role == Role::Tool && m.tool_call_id.as_deref().is_none_or(str::is_empty) {
@@ -269,7 +275,10 @@ impl ChatRequest {
         for (i, tool) in self.tools.iter().enumerate() {
             tool.validate()?;
             if self.tools[..i].iter().any(|t| t.name == tool.name) {
-                return Err(Error::invalid_request(format!("tool {:?} is declared twice", tool.name)));
+                return Err(Error::invalid_request(format!(
+                    "tool {:?} is declared twice",
+                    tool.name
+                )));
             }
         }
         if let Some(ToolChoice::Tool(name)) = &self.tool_choice {
@@ -490,7 +499,8 @@ mod tests {
             .unwrap();
         assert_eq!(req.meta.request_id, "r1");
         assert_eq!(req.model_or("x"), "gpt-4o-2024-08-06");
-        let back: ChatRequest = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
+        let back: ChatRequest =
+            serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
         assert_eq!(back, req);
     }
 
@@ -501,7 +511,8 @@ mod tests {
         assert!(!a.meta.request_id.is_empty());
         assert_ne!(a.meta.request_id, b.meta.request_id);
         // A recorded request without an id gets one when read back.
-        let r: ChatRequest = serde_json::from_value(json!({"messages":[{"role":"user","content":[]}]})).unwrap();
+        let r: ChatRequest =
+            serde_json::from_value(json!({"messages":[{"role":"user","content":[]}]})).unwrap();
         assert!(!r.meta.request_id.is_empty());
     }
 
@@ -509,17 +520,27 @@ mod tests {
     fn bad_values_are_refused_at_build() {
         let cases: Vec<(ChatRequestBuilder, &str)> = vec![
             (ChatRequest::builder(), "at least one message"),
-            (ChatRequest::builder().user("x").temperature(2.5), "temperature"),
-            (ChatRequest::builder().user("x").temperature(f32::NAN), "temperature"),
+            (
+                ChatRequest::builder().user("x").temperature(2.5),
+                "temperature",
+            ),
+            (
+                ChatRequest::builder().user("x").temperature(f32::NAN),
+                "temperature",
+            ),
             (ChatRequest::builder().user("x").top_p(-0.1), "top_p"),
             (ChatRequest::builder().user("x").max_tokens(0), "max_tokens"),
             (ChatRequest::builder().user("x").model(""), "model"),
             (
-                ChatRequest::builder().user("x").tool(ToolSpec::new("bad name", "", json!({}))),
+                ChatRequest::builder()
+                    .user("x")
+                    .tool(ToolSpec::new("bad name", "", json!({}))),
                 "tool name",
             ),
             (
-                ChatRequest::builder().user("x").tool(ToolSpec::new("f", "", json!("string"))),
+                ChatRequest::builder()
+                    .user("x")
+                    .tool(ToolSpec::new("f", "", json!("string"))),
                 "schema object",
             ),
             (
@@ -530,7 +551,9 @@ mod tests {
                 "twice",
             ),
             (
-                ChatRequest::builder().user("x").tool_choice(ToolChoice::Tool("g".into())),
+                ChatRequest::builder()
+                    .user("x")
+                    .tool_choice(ToolChoice::Tool("g".into())),
                 "does not declare",
             ),
             (
@@ -541,7 +564,10 @@ mod tests {
         for (builder, needle) in cases {
             let err = builder.build().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidRequest);
-            assert!(err.message().contains(needle), "{err} should mention {needle}");
+            assert!(
+                err.message().contains(needle),
+                "{err} should mention {needle}"
+            );
         }
     }
 }

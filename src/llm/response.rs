@@ -134,7 +134,11 @@ pub struct ChatResponse {
 
 impl ChatResponse {
     /// A plain text answer that finished normally, with no usage.
-    pub fn text(provider: impl Into<String>, requested_model: impl Into<String>, content: impl Into<String>) -> Self {
+    pub fn text(
+        provider: impl Into<String>,
+        requested_model: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
         ChatResponse {
             content: content.into(),
             tool_calls: Vec::new(),

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 
 use super::{
-    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider, Role, StreamCollector,
-    StreamEvent, Usage,
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider, Role,
+    StreamCollector, StreamEvent, Usage,
 };
 use crate::{Error, ErrorKind, Result};
 
@@ -39,6 +39,8 @@ impl Chunk {
 }
 
 /// What the next chat call answers.
+// A test double's queue: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Reply {
     /// A whole response (streamed as one piece by `chat_stream`).
@@ -147,7 +149,9 @@ impl Scripted {
 
     // A poisoned lock only means another test thread panicked; the state itself is still consistent.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues a reply for the next chat call.
@@ -183,12 +187,16 @@ impl Scripted {
 
     /// Queues vectors for the next embed call.
     pub fn push_embeddings(&self, embeddings: Vec<Vec<f32>>) {
-        self.lock().embed.push_back((Duration::ZERO, EmbedReply::Embeddings(embeddings)));
+        self.lock()
+            .embed
+            .push_back((Duration::ZERO, EmbedReply::Embeddings(embeddings)));
     }
 
     /// Queues a failure for the next embed call.
     pub fn push_embed_error(&self, error: Error) {
-        self.lock().embed.push_back((Duration::ZERO, EmbedReply::Error(error)));
+        self.lock()
+            .embed
+            .push_back((Duration::ZERO, EmbedReply::Error(error)));
     }
 
     /// Makes health checks fail with `error` (`None`: healthy again).
@@ -259,7 +267,11 @@ impl Scripted {
                             Chunk::Delay(d) => tokio::time::sleep(d).await,
                             Chunk::Event(e) => return Some((Ok(e), (chunks, false))),
                             Chunk::Error(e) => {
-                                let e = if e.provider().is_none() { e.with_provider(provider) } else { e };
+                                let e = if e.provider().is_none() {
+                                    e.with_provider(provider)
+                                } else {
+                                    e
+                                };
                                 return Some((Err(e), (chunks, true)));
                             }
                         }
@@ -328,7 +340,8 @@ impl LlmProvider for Scripted {
             Reply::Error(e) => Err(e),
             Reply::Stream(chunks) => {
                 let mut stream = self.stream_of(chunks);
-                let mut collector = StreamCollector::new(self.name.clone(), req.model_or(&self.model));
+                let mut collector =
+                    StreamCollector::new(self.name.clone(), req.model_or(&self.model));
                 while let Some(event) = stream.next().await {
                     collector.push(event?)?;
                 }
@@ -455,16 +468,28 @@ mod tests {
 
     #[tokio::test]
     async fn echo_and_hash_embeddings() {
-        let s = Scripted::new("m").echo_when_empty().with_hash_embeddings(32);
+        let s = Scripted::new("m")
+            .echo_when_empty()
+            .with_hash_embeddings(32);
         let r = s
-            .chat(ChatRequest::builder().system("sys").user("hello there").build().unwrap())
+            .chat(
+                ChatRequest::builder()
+                    .system("sys")
+                    .user("hello there")
+                    .build()
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(r.content, "hello there");
         assert!(r.usage.input_tokens.unwrap() > 0);
-        let streamed = collect(s.chat_stream(ChatRequest::user("hi")).await.unwrap(), "scripted", "m")
-            .await
-            .unwrap();
+        let streamed = collect(
+            s.chat_stream(ChatRequest::user("hi")).await.unwrap(),
+            "scripted",
+            "m",
+        )
+        .await
+        .unwrap();
         assert_eq!(streamed.content, "hi");
 
         let a = s.embed_one("red apples and green pears").await.unwrap();
@@ -480,7 +505,10 @@ mod tests {
     async fn invalid_requests_are_refused_before_the_queue() {
         let s = Scripted::new("m");
         s.push_text("kept");
-        let err = s.chat(ChatRequest::from_messages(vec![])).await.unwrap_err();
+        let err = s
+            .chat(ChatRequest::from_messages(vec![]))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
         assert_eq!(s.remaining(), 1);
         assert!(s.requests().is_empty());
@@ -490,12 +518,27 @@ mod tests {
     async fn model_override_and_health() {
         let s = Scripted::new("pinned").with_name("openai");
         s.push_text("x");
-        let r = s.chat(ChatRequest::builder().user("q").model("other").build().unwrap()).await.unwrap();
+        let r = s
+            .chat(
+                ChatRequest::builder()
+                    .user("q")
+                    .model("other")
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         assert_eq!(r.requested_model, "other");
         assert_eq!(r.provider, "openai");
         assert!(s.health_check().await.is_ok());
         s.set_health(Some(Error::new(ErrorKind::Transport, "down")));
-        assert_eq!(s.health_check().await.unwrap_err().kind(), ErrorKind::Transport);
-        assert_eq!(s.embed_one("x").await.unwrap_err().kind(), ErrorKind::Unsupported);
+        assert_eq!(
+            s.health_check().await.unwrap_err().kind(),
+            ErrorKind::Transport
+        );
+        assert_eq!(
+            s.embed_one("x").await.unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
     }
 }

@@ -151,7 +151,13 @@ impl StreamCollector {
                 arguments,
             } => {
                 let slot = match self.current.get(&index) {
-                    Some(&pos) if id.is_none() || self.calls[pos].id == id || self.calls[pos].id.is_none() => pos,
+                    Some(&pos)
+                        if id.is_none()
+                            || self.calls[pos].id == id
+                            || self.calls[pos].id.is_none() =>
+                    {
+                        pos
+                    }
                     _ => {
                         self.calls.push(PartialCall::default());
                         let pos = self.calls.len() - 1;
@@ -193,7 +199,9 @@ impl StreamCollector {
                 return Err(Error::decode(format!("streamed tool call {i} has no name")));
             }
             let id = call.id.unwrap_or_else(|| format!("call_{i}"));
-            self.response.tool_calls.push(ToolCall::new(id, call.name, call.arguments));
+            self.response
+                .tool_calls
+                .push(ToolCall::new(id, call.name, call.arguments));
         }
         Ok(self.response)
     }
@@ -261,7 +269,9 @@ impl ChatResponse {
 
     /// This response as a [`ChatStream`] (see [`ChatResponse::to_events`]).
     pub fn into_stream(self) -> ChatStream {
-        Box::pin(futures_util::stream::iter(self.to_events().into_iter().map(Ok)))
+        Box::pin(futures_util::stream::iter(
+            self.to_events().into_iter().map(Ok),
+        ))
     }
 }
 
@@ -329,7 +339,10 @@ mod tests {
     #[test]
     fn a_stream_without_done_is_incomplete() {
         let mut c = StreamCollector::new("p", "m");
-        c.push(StreamEvent::TextDelta { text: "partial".into() }).unwrap();
+        c.push(StreamEvent::TextDelta {
+            text: "partial".into(),
+        })
+        .unwrap();
         let err = c.finish().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode);
         assert!(err.message().contains("incomplete"));
@@ -350,7 +363,9 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            c.push(StreamEvent::TextDelta { text: "x".into() }).unwrap_err().kind(),
+            c.push(StreamEvent::TextDelta { text: "x".into() })
+                .unwrap_err()
+                .kind(),
             ErrorKind::Decode
         );
     }
@@ -358,7 +373,10 @@ mod tests {
     #[tokio::test]
     async fn a_response_streams_and_collects_back_to_itself() {
         let mut r = ChatResponse::text("p", "m", "hello")
-            .with_tool_calls(vec![ToolCall::new("1", "f", "{}"), ToolCall::new("2", "g", "[]")])
+            .with_tool_calls(vec![
+                ToolCall::new("1", "f", "{}"),
+                ToolCall::new("2", "g", "[]"),
+            ])
             .with_usage(Usage {
                 input_tokens: Some(1),
                 output_tokens: Some(2),
@@ -383,6 +401,9 @@ mod tests {
             Err(Error::new(ErrorKind::Server, "cut")),
         ];
         let stream: ChatStream = Box::pin(futures_util::stream::iter(items));
-        assert_eq!(collect(stream, "p", "m").await.unwrap_err().kind(), ErrorKind::Server);
+        assert_eq!(
+            collect(stream, "p", "m").await.unwrap_err().kind(),
+            ErrorKind::Server
+        );
     }
 }

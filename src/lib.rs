@@ -69,11 +69,13 @@ pub mod conversation;
 pub mod error;
 pub mod llm;
 pub mod prompt;
+mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vector;
 
 pub use error::{Error, ErrorKind, Result};
+pub use secret::Secret;
 
 // The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

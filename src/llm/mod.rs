@@ -5,16 +5,29 @@
 //! - [`EmbedRequest`] / [`EmbedResponse`] for embeddings.
 //! - [`Scripted`] is a provider for tests and demos that replays queued replies.
 
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
 mod embed;
+#[cfg(feature = "http")]
+pub(crate) mod http;
 mod message;
+#[cfg(feature = "openai")]
+pub mod openai;
 mod provider;
 mod request;
 mod response;
 mod scripted;
+pub mod sse;
 mod stream;
 
+#[cfg(feature = "anthropic")]
+pub use anthropic::{Anthropic, AnthropicConfig, AnthropicConfigBuilder};
 pub use embed::{EmbedRequest, EmbedResponse};
+#[cfg(feature = "http")]
+pub use http::HttpOptions;
 pub use message::{ContentPart, Message, Role, ToolCall};
+#[cfg(feature = "openai")]
+pub use openai::{OpenAi, OpenAiConfig, OpenAiConfigBuilder};
 pub use provider::{LlmProvider, LlmProviderExt};
 pub use request::{
     ChatRequest, ChatRequestBuilder, RequestMeta, ResponseFormat, ToolChoice, ToolSpec,

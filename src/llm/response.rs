@@ -66,9 +66,13 @@ pub struct Usage {
     /// Tokens in the output (completion), including reasoning ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
-    /// Input tokens read from the provider's prompt cache.
+    /// Input tokens read from the provider's prompt cache (part of `input_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_input_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache (Anthropic's `cache_creation_input_tokens`; part
+    /// of `input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
     /// Output tokens spent on hidden reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
@@ -90,6 +94,10 @@ impl Usage {
         take(&mut self.input_tokens, other.input_tokens);
         take(&mut self.output_tokens, other.output_tokens);
         take(&mut self.cached_input_tokens, other.cached_input_tokens);
+        take(
+            &mut self.cache_creation_input_tokens,
+            other.cache_creation_input_tokens,
+        );
         take(&mut self.reasoning_tokens, other.reasoning_tokens);
     }
 }
@@ -234,6 +242,7 @@ mod tests {
                 output_tokens: Some(4),
                 cached_input_tokens: None,
                 reasoning_tokens: Some(1),
+                cache_creation_input_tokens: Some(2),
             });
         let back: ChatResponse = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);

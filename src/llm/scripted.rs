@@ -249,6 +249,7 @@ impl Scripted {
             output_tokens: Some(approx_tokens(text.len())),
             cached_input_tokens: None,
             reasoning_tokens: None,
+            cache_creation_input_tokens: None,
         })
     }
 

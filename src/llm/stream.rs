@@ -382,6 +382,7 @@ mod tests {
                 output_tokens: Some(2),
                 cached_input_tokens: Some(0),
                 reasoning_tokens: None,
+                cache_creation_input_tokens: None,
             });
         r.model = Some("m-2024".into());
         r.provider_request_id = Some("req".into());

@@ -3,3 +3,5 @@
 //! Compiled for the crate's own tests and, for other crates, behind the `testing` feature.
 
 pub mod conformance;
+pub mod decode;
+pub mod fake;

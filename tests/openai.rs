@@ -521,3 +521,43 @@ async fn invalid_requests_never_reach_the_server() {
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_stream_request_answered_with_json_is_not_a_silent_decode_error() {
+    let server = FakeServer::start().await.unwrap();
+    let p = provider(&server);
+    // A proxy that ignored `stream: true` and sent an error object with status 200.
+    server.push(FakeReply::json(
+        200,
+        serde_json::json!({"error": {"type": "insufficient_quota", "code": "insufficient_quota", "message": "quota"}}),
+    ));
+    let err = p.chat_stream(ChatRequest::user("x")).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::QuotaExhausted, "{err}");
+    // A whole answer instead of a stream is a decode error that says so.
+    server.push(openai::chat_completion(MODEL, "not streamed"));
+    let err = p.chat_stream(ChatRequest::user("x")).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.message().contains("instead of an event stream"), "{err}");
+}
+
+#[tokio::test]
+async fn debug_output_hides_gateway_credentials() {
+    let server = FakeServer::start().await.unwrap();
+    let p = OpenAi::new(
+        OpenAiConfig::builder()
+            .model(MODEL)
+            .base_url(server.openai_base_url())
+            .api_key(KEY)
+            .header("Helicone-Auth", "Bearer sk-helicone-very-secret")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let text = format!("{p:?}");
+    assert!(!text.contains("very-secret") && !text.contains("abcdefghijklmnop"), "{text}");
+    assert_eq!(p.complete("still works").await.unwrap(), "still works");
+    assert_eq!(
+        server.last_request().unwrap().header("helicone-auth"),
+        Some("Bearer sk-helicone-very-secret")
+    );
+}

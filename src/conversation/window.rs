@@ -47,8 +47,9 @@ pub enum Window {
 impl Window {
     /// How many of the newest messages this window keeps, given the messages newest first.
     ///
-    /// Backends use it to cut a history they have loaded; `LastN` only reads as far as it needs, and
-    /// `TokenBudget` stops at the first message over budget.
+    /// Backends use it to cut a history they have loaded; `TokenBudget` stops at the first message over
+    /// budget. A cut window never starts with [`Role::Tool`](crate::llm::Role::Tool) results whose
+    /// assistant turn was cut off (providers reject such a history), so it may keep fewer messages.
     ///
     /// ```
     /// use twelve_factor_ai::conversation::Window;
@@ -62,17 +63,16 @@ impl Window {
     pub fn retained_len<'a, I>(self, newest_first: I) -> usize
     where
         I: IntoIterator<Item = &'a Message>,
-        I::IntoIter: ExactSizeIterator,
     {
-        let newest_first = newest_first.into_iter();
+        let newest_first: Vec<&Message> = newest_first.into_iter().collect();
         let len = newest_first.len();
-        match self {
+        let mut kept = match self {
             Window::All => len,
             Window::LastN(n) => n.min(len),
             Window::TokenBudget(budget) => {
                 let mut used = 0usize;
                 let mut kept = 0usize;
-                for message in newest_first {
+                for message in &newest_first {
                     used = used.saturating_add(estimate_message_tokens(message));
                     if used > budget {
                         break;
@@ -81,7 +81,13 @@ impl Window {
                 }
                 kept
             }
+        };
+        // A window never starts with tool results whose assistant turn (the one holding the tool calls)
+        // was cut off: providers reject such a history, so those results are left out too.
+        while kept > 0 && kept < len && newest_first[kept - 1].role == crate::llm::Role::Tool {
+            kept -= 1;
         }
+        kept
     }
 
     /// Keeps the part of `messages` (oldest first) that this window selects, oldest first.
@@ -136,6 +142,28 @@ pub fn estimate_message_tokens(message: &Message) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cut_window_never_starts_with_orphaned_tool_results() {
+        use crate::llm::ToolCall;
+        let history = vec![
+            Message::user("weather in Oslo and Rome?"),
+            Message::assistant_tool_calls(
+                "",
+                vec![ToolCall::new("a", "weather", "{}"), ToolCall::new("b", "weather", "{}")],
+            ),
+            Message::tool_result("a", "rain"),
+            Message::tool_result("b", "sun"),
+            Message::assistant("Rain in Oslo, sun in Rome."),
+        ];
+        // The last 3 would start with the result of call "b", whose assistant turn is cut: drop it.
+        let kept = Window::LastN(3).apply(history.clone());
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].text(), "Rain in Oslo, sun in Rome.");
+        // A window that reaches the assistant turn keeps the pair whole.
+        assert_eq!(Window::LastN(4).apply(history.clone()).len(), 4);
+        assert_eq!(Window::All.apply(history).len(), 5);
+    }
+
     use super::*;
     use crate::llm::{ContentPart, Role, ToolCall};
 

@@ -99,8 +99,8 @@ impl HttpOptions {
 }
 
 /// A provider's HTTP client: default headers (auth marked sensitive), timeouts, limits and the key to
-/// scrub from error messages.
-#[derive(Debug, Clone)]
+/// scrub from error messages. `Debug` leaves out the client, whose own `Debug` prints default headers.
+#[derive(Clone)]
 pub(crate) struct Transport {
     client: reqwest::Client,
     pub(crate) options: HttpOptions,
@@ -112,6 +112,29 @@ pub(crate) struct Transport {
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseMeta {
     pub(crate) request_id: Option<String>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("provider", &self.provider)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL for `Debug` output: user and password (`https://user:pw@host/…`) replaced by `[REDACTED]`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}[REDACTED]@{}", &url[..scheme_end], &url[scheme_end + at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 impl Transport {
@@ -186,12 +209,32 @@ impl Transport {
             request_id: request_id(response.headers()),
         };
         let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
+        // A server or proxy that ignored `stream: true` answers with JSON: an error object (mapped to
+        // its kind) or a whole answer (which this stream cannot pass on).
+        let json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if !(200..300).contains(&status) || json {
             let headers = response.headers().clone();
             let body = tokio::time::timeout(self.options.request_timeout, self.read_body(response))
                 .await
                 .map_err(|_| self.timeout_error("reading an error body"))??;
-            return Err(self.status_error(status, &headers, &body));
+            if !(200..300).contains(&status) {
+                return Err(self.status_error(status, &headers, &body));
+            }
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if value.get("error").is_some_and(|e| !e.is_null()) {
+                let mut err = self.error_context(meta.request_id).stream_error(&ErrorInfo::from_json(&value));
+                if let Some(after) = retry_after(&headers, SystemTime::now()) {
+                    err = err.with_retry_after(after);
+                }
+                return Err(err);
+            }
+            return Err(self
+                .error_context(meta.request_id)
+                .decode_error("the server answered a stream request with JSON instead of an event stream"));
         }
         Ok((meta, response))
     }
@@ -470,17 +513,23 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 /// in seconds or as an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    // A server may send anything here; no value may panic, and none is believed beyond a day.
+    const MAX: Duration = Duration::from_secs(24 * 3600);
+    let seconds = |secs: f64| {
+        (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::try_from_secs_f64(secs).map_or(MAX, |d| d.min(MAX)))
+    };
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+        if let Some(d) = seconds(ms / 1000.0) {
+            return Some(d);
         }
     }
     let value = text("retry-after")?;
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return seconds(secs);
     }
     let at = parse_http_date(value)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(MAX))
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
@@ -504,6 +553,10 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
         _ => return None,
     };
     let year: i64 = parts.next()?.parse().ok()?;
+    // Four-digit years only (RFC 9110), which also keeps the arithmetic below far from overflow.
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
     if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
@@ -627,6 +680,7 @@ pub(crate) fn classify(status: Option<u16>, info: &ErrorInfo) -> ErrorKind {
         || m.contains("maximum context length")
         || m.contains("prompt is too long")
         || m.contains("context window")
+        || m.contains("exceed context limit")
     {
         return ErrorKind::ContextLengthExceeded;
     }
@@ -737,6 +791,19 @@ mod tests {
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        // Absurd values never panic and are capped at a day.
+        let day = Some(Duration::from_secs(86_400));
+        assert_eq!(retry_after(&headers(&[("retry-after", "1e30")]), now), day);
+        assert_eq!(retry_after(&headers(&[("retry-after-ms", "1e300")]), now), day);
+        assert_eq!(retry_after(&headers(&[("retry-after", "inf")]), now), None);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "Sun, 06 Nov 999999999999 08:49:37 GMT")]), now),
+            None
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]), now),
+            day
+        );
     }
 
     #[test]
@@ -889,6 +956,13 @@ mod tests {
             scrub("bad key plain-key-123456", Some(&other)),
             "bad key [REDACTED]"
         );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_in_debug() {
+        assert_eq!(redact_url("https://user:pw@gw.example/v1"), "https://[REDACTED]@gw.example/v1");
+        assert_eq!(redact_url("http://h:8080/v1?a=b@c"), "http://h:8080/v1?a=b@c");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 
     #[test]

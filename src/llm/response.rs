@@ -138,6 +138,18 @@ pub struct ChatResponse {
     /// What the call cost in US dollars, when prices are known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// How many provider calls it took to get this answer, counting retries and fallbacks (1 when the
+    /// first call answered).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// The answer came from a response cache, not from a provider call: its usage and cost were not
+    /// spent again (metrics and logs outside the cache read this).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl ChatResponse {
@@ -157,6 +169,8 @@ impl ChatResponse {
             model: None,
             provider_request_id: None,
             cost_usd: None,
+            attempts: 1,
+            cached: false,
         }
     }
 

@@ -79,6 +79,13 @@ struct TypeOnly {
     kind: String,
 }
 
+/// The index of a `content_block_stop`.
+#[derive(Deserialize)]
+struct TypeIndex {
+    #[serde(default)]
+    index: u32,
+}
+
 /// Decodes an Anthropic Messages event stream.
 #[derive(Debug)]
 pub(crate) struct StreamDecoder {
@@ -89,6 +96,9 @@ pub(crate) struct StreamDecoder {
     /// The indices of the `tool_use` blocks: only their `input_json_delta`s are tool-call arguments
     /// (server tools stream their input the same way).
     tool_blocks: HashSet<u32>,
+    /// The `tool_use` blocks that have received some arguments; one that ends without any gets `{}`, as
+    /// the non-streaming path gives, so `chat` and a collected stream agree.
+    tool_blocks_with_args: HashSet<u32>,
     stop_reason: Option<String>,
     usage: WireUsage,
     seen_event: bool,
@@ -105,6 +115,7 @@ impl StreamDecoder {
             ctx,
             scratch: Vec::new(),
             tool_blocks: HashSet::new(),
+            tool_blocks_with_args: HashSet::new(),
             stop_reason: None,
             usage: WireUsage::default(),
             seen_event: false,
@@ -166,6 +177,9 @@ impl StreamDecoder {
                             }
                             _ => String::new(),
                         };
+                        if !arguments.is_empty() {
+                            self.tool_blocks_with_args.insert(start.index);
+                        }
                         out.push_back(Ok(StreamEvent::ToolCallDelta {
                             index: start.index,
                             id: block.id,
@@ -187,6 +201,7 @@ impl StreamDecoder {
                     "input_json_delta" if self.tool_blocks.contains(&delta.index) => {
                         if let Some(arguments) = delta.delta.partial_json.filter(|j| !j.is_empty())
                         {
+                            self.tool_blocks_with_args.insert(delta.index);
                             out.push_back(Ok(StreamEvent::ToolCallDelta {
                                 index: delta.index,
                                 id: None,
@@ -225,7 +240,18 @@ impl StreamDecoder {
                 let info = ErrorInfo::parse(event.data.as_bytes());
                 return Err(self.ctx.stream_error(&info));
             }
-            _ => {} // ping, content_block_stop, and event types added later
+            "content_block_stop" => {
+                let stop: TypeIndex = self.parse(name, &event.data)?;
+                if self.tool_blocks.contains(&stop.index) && self.tool_blocks_with_args.insert(stop.index) {
+                    out.push_back(Ok(StreamEvent::ToolCallDelta {
+                        index: stop.index,
+                        id: None,
+                        name: None,
+                        arguments: "{}".to_owned(),
+                    }));
+                }
+            }
+            _ => {} // ping and event types added later
         }
         Ok(())
     }

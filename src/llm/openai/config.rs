@@ -1,7 +1,7 @@
 //! [`OpenAiConfig`] and its builder.
 
 use crate::llm::HttpOptions;
-use crate::llm::http::{header_name, header_value};
+use crate::llm::http::{header_name, header_value, redact_url};
 use crate::{Error, Result, Secret};
 
 /// The official endpoint, with the version path (the OpenAI SDKs' `OPENAI_BASE_URL` convention).
@@ -36,7 +36,7 @@ pub const OPENAI_EMBEDDING_BATCH: usize = 2048;
 /// assert!(!format!("{azure:?}").contains("azure-key"));
 /// # Ok::<(), twelve_factor_ai::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenAiConfig {
     pub(crate) model: String,
     pub(crate) embedding_model: Option<String>,
@@ -49,6 +49,27 @@ pub struct OpenAiConfig {
     pub(crate) provider_name: String,
     pub(crate) azure_api_version: Option<String>,
     pub(crate) embedding_batch_size: usize,
+}
+
+impl std::fmt::Debug for OpenAiConfig {
+    /// Shows settings, never secrets: the key is redacted, extra header values (they often carry a
+    /// gateway's credentials) and user:password in the base URL too.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(n, _)| (n.as_str(), "[REDACTED]")).collect();
+        f.debug_struct("OpenAiConfig")
+            .field("model", &self.model)
+            .field("embedding_model", &self.embedding_model)
+            .field("api_key", &self.api_key)
+            .field("base_url", &redact_url(&self.base_url))
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field("headers", &headers)
+            .field("http", &self.http)
+            .field("provider_name", &self.provider_name)
+            .field("azure_api_version", &self.azure_api_version)
+            .field("embedding_batch_size", &self.embedding_batch_size)
+            .finish()
+    }
 }
 
 impl OpenAiConfig {
@@ -99,7 +120,7 @@ impl OpenAiConfig {
 }
 
 /// Builds an [`OpenAiConfig`]; [`build`](OpenAiConfigBuilder::build) reports the first bad value.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct OpenAiConfigBuilder {
     model: Option<String>,
     embedding_model: Option<String>,
@@ -112,6 +133,17 @@ pub struct OpenAiConfigBuilder {
     provider_name: Option<String>,
     azure_api_version: Option<String>,
     embedding_batch_size: Option<usize>,
+}
+
+impl std::fmt::Debug for OpenAiConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfigBuilder")
+            .field("model", &self.model)
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenAiConfigBuilder {
@@ -359,6 +391,24 @@ mod tests {
                 "{err} should mention {needle}"
             );
         }
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let cfg = OpenAiConfig::builder()
+            .model("m")
+            .base_url("https://user:hunter2@gateway.example/v1")
+            .api_key("sk-live-secret-123")
+            .header("Helicone-Auth", "Bearer sk-helicone-secret")
+            .build()
+            .unwrap();
+        let text = format!("{cfg:?}");
+        for secret in ["hunter2", "sk-live-secret-123", "sk-helicone-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("Helicone-Auth"));
+        let builder = format!("{:?}", OpenAiConfig::builder().api_key("sk-live-secret-123").header("x", "sk-h"));
+        assert!(!builder.contains("sk-live-secret-123") && !builder.contains("sk-h\""), "{builder}");
     }
 
     #[test]

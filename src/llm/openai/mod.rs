@@ -82,7 +82,8 @@ impl OpenAi {
             );
         }
         for (name, value) in &config.headers {
-            headers.insert(header_name(name)?, header_value(name, value, false)?);
+            // Extra headers often carry a gateway's credentials: never shown by reqwest's Debug.
+            headers.insert(header_name(name)?, header_value(name, value, true)?);
         }
         let transport = Transport::new(
             &config.provider_name,

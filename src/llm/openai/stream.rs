@@ -97,10 +97,11 @@ impl OpenAiStreamDecoder {
         if event.event == "error" {
             return Err(self.ctx.stream_error(&ErrorInfo::default()));
         }
-        if !self.started {
+        if !self.started && (chunk.model.as_deref().is_some_and(|m| !m.is_empty()) || !chunk.choices.is_empty()) {
             self.started = true;
             out.push_back(Ok(StreamEvent::Start {
-                model: chunk.model.clone(),
+                // Azure's first chunk (content-filter results) carries `"model": ""`.
+                model: chunk.model.clone().filter(|m| !m.is_empty()),
                 provider_request_id: self.ctx.request_id.clone(),
             }));
         }

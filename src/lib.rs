@@ -67,6 +67,7 @@
 
 pub mod conversation;
 pub mod error;
+pub mod layer;
 pub mod llm;
 pub mod prompt;
 mod secret;

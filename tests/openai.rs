@@ -537,7 +537,10 @@ async fn a_stream_request_answered_with_json_is_not_a_silent_decode_error() {
     server.push(openai::chat_completion(MODEL, "not streamed"));
     let err = p.chat_stream(ChatRequest::user("x")).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Decode);
-    assert!(err.message().contains("instead of an event stream"), "{err}");
+    assert!(
+        err.message().contains("instead of an event stream"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -554,7 +557,10 @@ async fn debug_output_hides_gateway_credentials() {
     )
     .unwrap();
     let text = format!("{p:?}");
-    assert!(!text.contains("very-secret") && !text.contains("abcdefghijklmnop"), "{text}");
+    assert!(
+        !text.contains("very-secret") && !text.contains("abcdefghijklmnop"),
+        "{text}"
+    );
     assert_eq!(p.complete("still works").await.unwrap(), "still works");
     assert_eq!(
         server.last_request().unwrap().header("helicone-auth"),

@@ -149,7 +149,10 @@ mod tests {
             Message::user("weather in Oslo and Rome?"),
             Message::assistant_tool_calls(
                 "",
-                vec![ToolCall::new("a", "weather", "{}"), ToolCall::new("b", "weather", "{}")],
+                vec![
+                    ToolCall::new("a", "weather", "{}"),
+                    ToolCall::new("b", "weather", "{}"),
+                ],
             ),
             Message::tool_result("a", "rain"),
             Message::tool_result("b", "sun"),

@@ -132,7 +132,11 @@ pub(crate) fn redact_url(url: &str) -> String {
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| scheme_end + i);
     match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => format!("{}[REDACTED]@{}", &url[..scheme_end], &url[scheme_end + at + 1..]),
+        Some(at) => format!(
+            "{}[REDACTED]@{}",
+            &url[..scheme_end],
+            &url[scheme_end + at + 1..]
+        ),
         None => url.to_owned(),
     }
 }
@@ -226,15 +230,17 @@ impl Transport {
             }
             let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             if value.get("error").is_some_and(|e| !e.is_null()) {
-                let mut err = self.error_context(meta.request_id).stream_error(&ErrorInfo::from_json(&value));
+                let mut err = self
+                    .error_context(meta.request_id)
+                    .stream_error(&ErrorInfo::from_json(&value));
                 if let Some(after) = retry_after(&headers, SystemTime::now()) {
                     err = err.with_retry_after(after);
                 }
                 return Err(err);
             }
-            return Err(self
-                .error_context(meta.request_id)
-                .decode_error("the server answered a stream request with JSON instead of an event stream"));
+            return Err(self.error_context(meta.request_id).decode_error(
+                "the server answered a stream request with JSON instead of an event stream",
+            ));
         }
         Ok((meta, response))
     }
@@ -794,14 +800,23 @@ mod tests {
         // Absurd values never panic and are capped at a day.
         let day = Some(Duration::from_secs(86_400));
         assert_eq!(retry_after(&headers(&[("retry-after", "1e30")]), now), day);
-        assert_eq!(retry_after(&headers(&[("retry-after-ms", "1e300")]), now), day);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1e300")]), now),
+            day
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "inf")]), now), None);
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Sun, 06 Nov 999999999999 08:49:37 GMT")]), now),
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 999999999999 08:49:37 GMT")]),
+                now
+            ),
             None
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]), now),
+            retry_after(
+                &headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]),
+                now
+            ),
             day
         );
     }
@@ -960,8 +975,14 @@ mod tests {
 
     #[test]
     fn urls_lose_their_credentials_in_debug() {
-        assert_eq!(redact_url("https://user:pw@gw.example/v1"), "https://[REDACTED]@gw.example/v1");
-        assert_eq!(redact_url("http://h:8080/v1?a=b@c"), "http://h:8080/v1?a=b@c");
+        assert_eq!(
+            redact_url("https://user:pw@gw.example/v1"),
+            "https://[REDACTED]@gw.example/v1"
+        );
+        assert_eq!(
+            redact_url("http://h:8080/v1?a=b@c"),
+            "http://h:8080/v1?a=b@c"
+        );
         assert_eq!(redact_url("not a url"), "not a url");
     }
 

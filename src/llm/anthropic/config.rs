@@ -179,7 +179,10 @@ impl fmt::Debug for AnthropicConfigBuilder {
         f.debug_struct("AnthropicConfigBuilder")
             .field("model", &self.model)
             .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url.as_deref().map(crate::llm::http::redact_url))
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::llm::http::redact_url),
+            )
             .field("version", &self.version)
             .field("max_tokens", &self.max_tokens)
             .field("betas", &self.betas)

@@ -242,7 +242,9 @@ impl StreamDecoder {
             }
             "content_block_stop" => {
                 let stop: TypeIndex = self.parse(name, &event.data)?;
-                if self.tool_blocks.contains(&stop.index) && self.tool_blocks_with_args.insert(stop.index) {
+                if self.tool_blocks.contains(&stop.index)
+                    && self.tool_blocks_with_args.insert(stop.index)
+                {
                     out.push_back(Ok(StreamEvent::ToolCallDelta {
                         index: stop.index,
                         id: None,

@@ -55,7 +55,11 @@ impl std::fmt::Debug for OpenAiConfig {
     /// Shows settings, never secrets: the key is redacted, extra header values (they often carry a
     /// gateway's credentials) and user:password in the base URL too.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(n, _)| (n.as_str(), "[REDACTED]")).collect();
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, _)| (n.as_str(), "[REDACTED]"))
+            .collect();
         f.debug_struct("OpenAiConfig")
             .field("model", &self.model)
             .field("embedding_model", &self.embedding_model)
@@ -141,7 +145,10 @@ impl std::fmt::Debug for OpenAiConfigBuilder {
             .field("model", &self.model)
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url.as_deref().map(redact_url))
-            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -407,8 +414,16 @@ mod tests {
             assert!(!text.contains(secret), "{text}");
         }
         assert!(text.contains("Helicone-Auth"));
-        let builder = format!("{:?}", OpenAiConfig::builder().api_key("sk-live-secret-123").header("x", "sk-h"));
-        assert!(!builder.contains("sk-live-secret-123") && !builder.contains("sk-h\""), "{builder}");
+        let builder = format!(
+            "{:?}",
+            OpenAiConfig::builder()
+                .api_key("sk-live-secret-123")
+                .header("x", "sk-h")
+        );
+        assert!(
+            !builder.contains("sk-live-secret-123") && !builder.contains("sk-h\""),
+            "{builder}"
+        );
     }
 
     #[test]

@@ -97,7 +97,9 @@ impl OpenAiStreamDecoder {
         if event.event == "error" {
             return Err(self.ctx.stream_error(&ErrorInfo::default()));
         }
-        if !self.started && (chunk.model.as_deref().is_some_and(|m| !m.is_empty()) || !chunk.choices.is_empty()) {
+        if !self.started
+            && (chunk.model.as_deref().is_some_and(|m| !m.is_empty()) || !chunk.choices.is_empty())
+        {
             self.started = true;
             out.push_back(Ok(StreamEvent::Start {
                 // Azure's first chunk (content-filter results) carries `"model": ""`.

@@ -38,16 +38,16 @@
 //! | I prompts are code | [`PromptRegistry`](prompt::PromptRegistry): versioned, hashed minijinja templates in strict mode; a [`PromptRef`](prompt::PromptRef) travels with each request | [`prompt`] | in-memory registry; folder registry planned |
 //! | II pinned dependencies | model config, pin checks, model catalog | `config` | planned |
 //! | III config in env | `Settings::from_env()`; `new()` never reads the environment | `config` | planned |
-//! | IV backing services | [`LlmProvider`](llm::LlmProvider), [`VectorStore`](vector::VectorStore), [`ConversationStore`](conversation::ConversationStore), [`PromptRegistry`](prompt::PromptRegistry) | [`llm`], [`vector`], [`conversation`], [`prompt`] | traits, in-memory backends, [`Scripted`](llm::Scripted); HTTP providers and Redis / Postgres / pgvector / Chroma planned |
+//! | IV backing services | [`LlmProvider`](llm::LlmProvider), [`VectorStore`](vector::VectorStore), [`ConversationStore`](conversation::ConversationStore), [`PromptRegistry`](prompt::PromptRegistry) | [`llm`], [`vector`], [`conversation`], [`prompt`] | traits, in-memory backends, [`Scripted`](llm::Scripted), OpenAI / Anthropic / OpenAI-compatible providers; Redis / Postgres / pgvector / Chroma planned |
 //! | V evaluate before release | eval suites, gates, reports | `eval` | planned |
 //! | VI stateless processes | conversation state in a store, not in process memory | [`conversation`] | trait + memory store |
 //! | VII port binding | service template binding `$PORT` | `examples/` | planned |
-//! | VIII concurrency | request and token rate limits | `layer` | planned |
-//! | IX disposability | health checks on every backend, drain | every trait's `health_check` | health checks |
+//! | VIII concurrency | request and token rate limits, reserve-then-reconcile | [`layer::rate_limit`] | local; Redis backend planned |
+//! | IX disposability | health checks on every backend, drain | [`layer::drain`], every trait's `health_check` | done |
 //! | X dev/prod parity | profiles over one config | `config` | planned |
-//! | XI logs as event streams | one structured event per call | `layer` | planned |
+//! | XI logs as event streams | one structured event per call, content redacted by default | [`layer::logging`] | done |
 //! | XII admin processes | batch jobs | `admin` | planned |
-//! | XIII quality monitoring | metrics, feedback signals | `layer`, `quality` | planned |
+//! | XIII quality monitoring | metrics on OpenTelemetry GenAI names, feedback signals | [`layer::metrics`], `quality` | metrics; signals planned |
 //!
 //! ## Errors
 //!
@@ -59,7 +59,9 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `testing` | no | [`testing`]: the conformance suites, for authors of third-party backends and wrappers |
+//! | `openai` | yes | [`llm::OpenAi`]: OpenAI, OpenAI-compatible servers, Azure OpenAI (reqwest + rustls) |
+//! | `anthropic` | yes | [`llm::Anthropic`]: the Messages API (reqwest + rustls) |
+//! | `testing` | no | `testing`: conformance suites, fake provider servers, stream decoders, for authors of third-party backends and for host services' own tests |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -986,3 +986,32 @@ async fn entries_can_be_deleted_and_cleared() {
     cache.chat(det("b")).await.unwrap();
     assert_eq!(cache.get_ref().requests().len(), 5, "both were cleared");
 }
+
+/// Behind a fallback chain the key names the primary: a backup's answer during an outage is not stored
+/// under it, so the primary answers again once it is back.
+#[tokio::test]
+async fn answers_from_a_fallback_backup_are_not_stored_under_the_primary() {
+    use twelve_factor_ai::layer::fallback::{Fallback, FallbackConfig};
+    let primary = Arc::new(Scripted::new("primary").with_name("openai"));
+    primary.push_error(Error::new(ErrorKind::Overloaded, "down"));
+    primary.push_text("from the primary");
+    let backup = Arc::new(
+        Scripted::new("backup")
+            .with_name("anthropic")
+            .echo_when_empty(),
+    );
+    let chain = Fallback::new(
+        vec![primary.clone(), backup.clone()],
+        FallbackConfig::default(),
+    )
+    .unwrap();
+    let cache = Cache::new(chain, CacheConfig::default());
+    let first = cache.chat(det("q")).await.unwrap();
+    assert_eq!(first.provider, "anthropic");
+    let second = cache.chat(det("q")).await.unwrap();
+    assert_eq!(second.content, "from the primary");
+    assert!(!second.cached);
+    let third = cache.chat(det("q")).await.unwrap();
+    assert!(third.cached, "the primary's own answer is stored");
+    assert_eq!(primary.requests().len(), 2);
+}

@@ -654,3 +654,35 @@ async fn drain_counts_a_stream_never_read() {
     drop(stream);
     assert_eq!(handle.in_flight(), 0);
 }
+
+/// A stream that sent only metadata (start, usage) before failing has shown the caller no content: the
+/// chain still falls back.
+#[tokio::test]
+async fn metadata_before_the_first_content_does_not_commit_the_chain() {
+    use twelve_factor_ai::llm::{Chunk, StreamEvent, Usage};
+    let primary = Scripted::new("primary");
+    primary.push_stream([
+        Chunk::Event(StreamEvent::Start {
+            model: Some("primary-1".into()),
+            provider_request_id: None,
+        }),
+        Chunk::Event(StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: Some(5),
+                ..Usage::default()
+            },
+        }),
+        Chunk::Error(Error::new(ErrorKind::Overloaded, "overloaded_error")),
+    ]);
+    let backup = Scripted::new("backup").echo_when_empty();
+    let chain = Fallback::new(
+        vec![Arc::new(primary), Arc::new(backup)],
+        FallbackConfig::default(),
+    )
+    .unwrap();
+    let r = chain
+        .chat_collected(ChatRequest::user("from the backup"))
+        .await
+        .unwrap();
+    assert_eq!(r.content, "from the backup");
+}

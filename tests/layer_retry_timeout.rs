@@ -619,3 +619,29 @@ async fn stacked_retry_and_timeout_pass_conformance() {
     );
     llm_provider(&stacked, &caps()).await;
 }
+
+/// Anthropic sends `message_start` (start + usage) before any text; an overload right after it has shown
+/// the caller no content, so the stream is still retried.
+#[tokio::test(start_paused = true)]
+async fn metadata_before_the_first_content_does_not_commit_a_stream() {
+    use twelve_factor_ai::llm::{Chunk, StreamEvent, Usage};
+    let inner = Scripted::new("m");
+    inner.push_stream([
+        Chunk::Event(StreamEvent::Start {
+            model: Some("m-1".into()),
+            provider_request_id: None,
+        }),
+        Chunk::Event(StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: Some(5),
+                ..Usage::default()
+            },
+        }),
+        Chunk::Error(Error::new(ErrorKind::Overloaded, "overloaded_error")),
+    ]);
+    inner.push_stream([Chunk::text("second try"), Chunk::done()]);
+    let retry = Retry::new(inner, RetryConfig::builder().jitter(false).build().unwrap());
+    let r = retry.chat_collected(ChatRequest::user("x")).await.unwrap();
+    assert_eq!(r.content, "second try");
+    assert_eq!(retry.get_ref().requests().len(), 2);
+}

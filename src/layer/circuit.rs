@@ -267,6 +267,12 @@ impl CircuitConfigBuilder {
                 "circuit breaker: the cool-down must be longer than zero",
             ));
         }
+        // The circuit reopens at `now + cooldown`, which must not overflow.
+        if self.cooldown > Duration::from_secs(365 * 24 * 3600) {
+            return Err(Error::config(
+                "circuit breaker: the cool-down must be at most a year",
+            ));
+        }
         Ok(CircuitConfig {
             consecutive,
             ratio: self.ratio,

@@ -14,9 +14,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 
 use super::names;
+use super::observe::{Opening, open, resume};
 use crate::llm::{ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider};
 use crate::{Error, ErrorKind, Result};
 
@@ -420,14 +420,14 @@ impl LlmProvider for Fallback {
             };
             let error = match candidate.chat_stream(req).await {
                 Err(e) => e,
-                Ok(mut stream) => match stream.next().await {
-                    Some(Ok(first)) => {
-                        // Committed: from here on the caller sees this candidate's stream as it is.
-                        let once = futures_util::stream::once(std::future::ready(Ok(first)));
-                        return Ok(Box::pin(once.chain(stream)));
+                Ok(mut stream) => match open(&mut stream).await {
+                    Opening::Content(held) => {
+                        // Committed at the first content: from here on the caller sees this
+                        // candidate's stream as it is.
+                        return Ok(resume(held, stream));
                     }
-                    Some(Err(e)) => e,
-                    None => Error::decode("the stream ended before its first event")
+                    Opening::Failed(e) => e,
+                    Opening::Ended => Error::decode("the stream ended before its first content")
                         .with_provider(candidate.name()),
                 },
             };

@@ -96,6 +96,44 @@ pub(crate) fn observe(stream: ChatStream, observer: impl StreamObserver) -> Chat
     })
 }
 
+/// What a stream did before its first content.
+pub(crate) enum Opening {
+    /// It sent content: the events so far (metadata, then the first content event), to replay first.
+    Content(Vec<StreamEvent>),
+    /// It failed before any content (metadata it sent is discarded: the caller never saw it).
+    Failed(Error),
+    /// It ended before any content.
+    Ended,
+}
+
+/// Reads `stream` up to its first content event: text, a tool call or the done event. Metadata that
+/// comes first (`Start`, `Usage`: Anthropic sends both before any text) is held back, because retry and
+/// fallback may still switch to another attempt until content reaches the caller.
+pub(crate) async fn open(stream: &mut ChatStream) -> Opening {
+    use futures_util::StreamExt;
+    let mut held = Vec::new();
+    loop {
+        match stream.next().await {
+            Some(Ok(event)) => {
+                let content =
+                    !matches!(event, StreamEvent::Start { .. } | StreamEvent::Usage { .. });
+                held.push(event);
+                if content {
+                    return Opening::Content(held);
+                }
+            }
+            Some(Err(e)) => return Opening::Failed(e),
+            None => return Opening::Ended,
+        }
+    }
+}
+
+/// The held events, then the rest of the stream.
+pub(crate) fn resume(held: Vec<StreamEvent>, rest: ChatStream) -> ChatStream {
+    use futures_util::StreamExt;
+    Box::pin(futures_util::stream::iter(held.into_iter().map(Ok)).chain(rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

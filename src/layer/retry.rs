@@ -11,20 +11,15 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::num::NonZeroU32;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_core::Stream;
-use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::names;
-use crate::llm::{
-    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider, StreamEvent,
-};
+use super::observe::{Opening, open, resume};
+use crate::llm::{ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider};
 use crate::{Error, ErrorKind, Result};
 
 /// How [`Retry`] retries. Build one with [`RetryConfig::builder`], or take the [`Default`].
@@ -34,7 +29,7 @@ use crate::{Error, ErrorKind, Result};
 /// | [`max_attempts`](RetryConfigBuilder::max_attempts) | 3 (the first try and two retries) | two retries ride out the usual transient blips (a 429 burst, a 529 overload, a reset connection) without tripling the cost and latency of a real outage, which the circuit breaker and fallback handle better |
 /// | [`base_delay`](RetryConfigBuilder::base_delay) | 250 ms | long enough to step past a momentary blip, short next to the seconds an LLM call takes |
 /// | [`max_delay`](RetryConfigBuilder::max_delay) | 8 s | no single backoff sleep grows beyond what a caller waiting on a chat answer tolerates; past that, falling back beats waiting |
-/// | [`budget`](RetryConfigBuilder::budget) | 30 s | bounds attempts plus sleeps for one call, well under the 60 s that proxies and load balancers in front of a host service commonly allow |
+/// | [`budget`](RetryConfigBuilder::budget) | 30 s | no new attempt starts (and no sleep is taken) once it would pass 30 s from the first, well under the 60 s that proxies and load balancers in front of a host service commonly allow; an attempt already running is not cut off (bound each attempt with [`Timeout`](crate::layer::timeout::Timeout), and the whole call with an outer one) |
 /// | [`max_retry_after`](RetryConfigBuilder::max_retry_after) | 30 s | a server asking for a longer wait is signalling a quota window, not a blip: failing (or falling back) beats holding the caller |
 /// | [`jitter`](RetryConfigBuilder::jitter) | on | full jitter spreads the retries of many clients hit by the same outage, so they do not return in lockstep |
 ///
@@ -110,7 +105,8 @@ impl RetryConfig {
         self.max_delay
     }
 
-    /// The time allowed for all attempts and sleeps of one call.
+    /// The time after the first attempt's start past which no new attempt starts and no sleep is taken.
+    /// An attempt already running is not cut off by it.
     pub fn budget(&self) -> Duration {
         self.budget
     }
@@ -411,18 +407,16 @@ impl<P: LlmProvider> Retry<P> {
         Ok(())
     }
 
-    /// Opens a stream and waits for its first event: an error before it is a failed attempt.
+    /// Opens a stream and waits for its first content (metadata before it is held back): an error before
+    /// it is a failed attempt.
     async fn open_stream(&self, req: ChatRequest) -> Result<ChatStream> {
         let mut stream = self.inner.chat_stream(req).await?;
-        match stream.next().await {
-            Some(Ok(first)) => Ok(Box::pin(Prepend {
-                first: Some(first),
-                rest: stream,
-            })),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::new(
+        match open(&mut stream).await {
+            Opening::Content(held) => Ok(resume(held, stream)),
+            Opening::Failed(e) => Err(e),
+            Opening::Ended => Err(Error::new(
                 ErrorKind::Transport,
-                "the stream ended before its first event",
+                "the stream ended before its first content",
             )
             .with_provider(self.inner.name())),
         }
@@ -500,32 +494,6 @@ impl<P: LlmProvider> LlmProvider for Retry<P> {
 
     async fn health_check(&self) -> Result<()> {
         self.inner.health_check().await
-    }
-}
-
-/// A stream whose first event was already taken off it, to be given back first.
-struct Prepend {
-    first: Option<StreamEvent>,
-    rest: ChatStream,
-}
-
-impl Stream for Prepend {
-    type Item = Result<StreamEvent>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(first)));
-        }
-        self.rest.as_mut().poll_next(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (low, high) = self.rest.size_hint();
-        let extra = usize::from(self.first.is_some());
-        (
-            low.saturating_add(extra),
-            high.and_then(|h| h.checked_add(extra)),
-        )
     }
 }
 

@@ -147,6 +147,12 @@ impl TimeoutConfigBuilder {
                     "timeout: {name} must be greater than zero (use None to switch it off)"
                 )));
             }
+            // Deadlines are `now + limit`, which must not overflow; a year is "never" for a call.
+            if limit.is_some_and(|d| d > MAX_LIMIT) {
+                return Err(Error::config(format!(
+                    "timeout: {name} must be at most a year (use None to switch it off)"
+                )));
+            }
         }
         Ok(self.config)
     }
@@ -160,6 +166,9 @@ enum Limit {
     Idle,
     StreamTotal,
 }
+
+/// The longest limit accepted: deadlines are computed as `now + limit`.
+const MAX_LIMIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn expired(provider: &str, limit: Limit, after: Duration) -> Error {
     let message = match limit {

@@ -541,7 +541,9 @@ impl<P: LlmProvider> LlmProvider for Cache<P> {
             }
         }
         let answer = self.inner.chat(req).await?;
-        if plan.write {
+        // Behind a fallback chain the key names the primary; an answer from a backup is not stored
+        // under it, or a short outage would pin the backup's answers for the whole TTL.
+        if plan.write && answer.provider == self.inner.name() {
             let mut stored = answer.clone();
             stored.cached = false;
             let value = CacheValue::Chat(stored);

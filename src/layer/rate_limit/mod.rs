@@ -708,6 +708,8 @@ impl<P: LlmProvider> LlmProvider for RateLimit<P> {
         let result = self.inner.chat(req).await;
         let actual = match &result {
             Ok(r) => plan.actual(&r.usage),
+            // A refusal by a layer below (an open circuit, a drain) sent nothing: refund it all.
+            Err(e) if e.is_local() => 0,
             Err(_) => plan.input,
         };
         self.settle(tenant.as_deref(), &reservation, actual);
@@ -761,6 +763,8 @@ impl<P: LlmProvider> LlmProvider for RateLimit<P> {
         let result = self.inner.embed(req).await;
         let actual = match &result {
             Ok(r) => plan.actual(&r.usage),
+            // A refusal by a layer below (an open circuit, a drain) sent nothing: refund it all.
+            Err(e) if e.is_local() => 0,
             Err(_) => plan.input,
         };
         self.settle(tenant.as_deref(), &reservation, actual);

@@ -186,7 +186,9 @@ pub struct RateLimitConfigBuilder {
 
 impl RateLimitConfigBuilder {
     /// Requests allowed per minute (at least 1): bursts of up to this many, then one every
-    /// `60 s / requests_per_minute`. Default: no request limit.
+    /// `60 s / requests_per_minute` (GCRA). A full burst followed by the steady rate can let up to about
+    /// twice this many through in one 60-second window; the token limit, by contrast, is an exact sliding
+    /// window. Default: no request limit.
     pub fn requests_per_minute(mut self, requests: u32) -> Self {
         self.requests_per_minute = Some(requests);
         self

@@ -189,7 +189,7 @@ async fn stream_round_trip() {
         events.push(item.unwrap());
     }
     assert!(
-        matches!(&events[0], StreamEvent::Start { model: Some(m), provider_request_id: Some(id) }
+        matches!(&events[0], StreamEvent::Start { model: Some(m), cached: false, provider_request_id: Some(id) }
             if m == MODEL && id.starts_with("req_")),
         "{events:?}"
     );

@@ -777,9 +777,12 @@ async fn a_stream_is_replayed_from_an_entry_a_chat_wrote() {
     let stored = cache.chat(det("q")).await.unwrap();
     let (events, error) = drain(&cache, det("q")).await;
     assert!(error.is_none());
-    assert_eq!(events, stored.to_events());
+    // The replay is the stored answer's events, marked as a cache hit.
+    let mut hit = stored.clone();
+    hit.cached = true;
+    assert_eq!(events, hit.to_events());
     assert_eq!(cache.get_ref().requests().len(), 1);
-    assert_eq!(cache.chat_collected(det("q")).await.unwrap(), stored);
+    assert_eq!(cache.chat_collected(det("q")).await.unwrap(), hit);
 }
 
 #[tokio::test(start_paused = true)]
@@ -788,6 +791,7 @@ async fn a_chat_is_served_from_an_entry_a_stream_wrote() {
     inner.push_stream([
         Chunk::Event(StreamEvent::Start {
             model: Some("m-2024".into()),
+            cached: false,
             provider_request_id: Some("req-1".into()),
         }),
         Chunk::text("Hel"),
@@ -1014,4 +1018,41 @@ async fn answers_from_a_fallback_backup_are_not_stored_under_the_primary() {
     let third = cache.chat(det("q")).await.unwrap();
     assert!(third.cached, "the primary's own answer is stored");
     assert_eq!(primary.requests().len(), 2);
+}
+
+/// A streamed cache hit says so (`Start { cached: true }`, collected as `cached`), and `Metrics` above the
+/// cache does not record its stored token usage a second time.
+#[test]
+fn streamed_hits_are_marked_and_not_counted_as_spent_tokens() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use twelve_factor_ai::layer::metrics::{Metrics, MetricsConfig};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let (first, second) = metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let stack = Metrics::new(
+                Cache::new(Scripted::new("m").echo_when_empty(), CacheConfig::default()),
+                MetricsConfig::default(),
+            );
+            let first = stack.chat_collected(det("count me once")).await.unwrap();
+            let second = stack.chat_collected(det("count me once")).await.unwrap();
+            (first, second)
+        })
+    });
+    assert!(!first.cached && second.cached, "{first:?} {second:?}");
+    let token_samples: usize = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(k, _, _, _)| k.key().name() == names::TOKEN_USAGE)
+        .map(|(_, _, _, v)| match v {
+            DebugValue::Histogram(samples) => samples.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(token_samples, 2, "input and output of the first call only");
 }

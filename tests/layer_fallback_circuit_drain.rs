@@ -664,6 +664,7 @@ async fn metadata_before_the_first_content_does_not_commit_the_chain() {
     primary.push_stream([
         Chunk::Event(StreamEvent::Start {
             model: Some("primary-1".into()),
+            cached: false,
             provider_request_id: None,
         }),
         Chunk::Event(StreamEvent::Usage {

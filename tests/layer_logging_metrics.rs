@@ -399,6 +399,7 @@ async fn completed_stream_logs_at_its_end_with_time_to_first_chunk() {
         Chunk::Delay(Duration::from_millis(100)),
         Chunk::Event(StreamEvent::Start {
             model: Some("streamed-model".into()),
+            cached: false,
             provider_request_id: Some("prov-s".into()),
         }),
         Chunk::text("Hel"),
@@ -1170,6 +1171,7 @@ async fn streams_record_ttfc_and_stay_in_flight_until_dropped() {
         Chunk::Delay(Duration::from_millis(40)),
         Chunk::Event(StreamEvent::Start {
             model: Some("streamed-model".into()),
+            cached: false,
             provider_request_id: None,
         }),
         Chunk::text("ok"),

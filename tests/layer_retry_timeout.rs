@@ -629,6 +629,7 @@ async fn metadata_before_the_first_content_does_not_commit_a_stream() {
     inner.push_stream([
         Chunk::Event(StreamEvent::Start {
             model: Some("m-1".into()),
+            cached: false,
             provider_request_id: None,
         }),
         Chunk::Event(StreamEvent::Usage {

@@ -730,6 +730,7 @@ impl StreamObserver for StreamLog {
             StreamEvent::Start {
                 model,
                 provider_request_id,
+                ..
             } => {
                 if model.is_some() {
                     self.response_model.clone_from(model);

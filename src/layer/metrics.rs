@@ -521,6 +521,7 @@ struct StreamMetrics {
     first_seen: bool,
     response_model: Option<String>,
     usage: Usage,
+    cached: bool,
 }
 
 impl StreamObserver for StreamMetrics {
@@ -530,7 +531,13 @@ impl StreamObserver for StreamMetrics {
             self.call.first_chunk();
         }
         match event {
-            StreamEvent::Start { model: Some(m), .. } => self.response_model = Some(m.clone()),
+            StreamEvent::Start { model, cached, .. } => {
+                if let Some(m) = model {
+                    self.response_model = Some(m.clone());
+                }
+                // A replayed cache hit spent no tokens: its usage is not recorded again.
+                self.cached |= *cached;
+            }
             StreamEvent::Usage { usage } => self.usage.merge(usage),
             _ => {}
         }
@@ -545,7 +552,11 @@ impl StreamObserver for StreamMetrics {
                         .response_model
                         .as_deref()
                         .unwrap_or(request_model.value()),
-                    usage: self.usage,
+                    usage: if self.cached {
+                        Usage::default()
+                    } else {
+                        self.usage
+                    },
                     cost_usd: None,
                 });
             }
@@ -601,6 +612,7 @@ impl<S: LlmProvider> LlmProvider for Metrics<S> {
                     first_seen: false,
                     response_model: None,
                     usage: Usage::default(),
+                    cached: false,
                 },
             )),
             Err(e) => {

@@ -31,6 +31,9 @@ pub enum StreamEvent {
         /// The provider's request id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         provider_request_id: Option<String>,
+        /// The stream replays a cached answer (see [`ChatResponse::cached`]): its usage was not spent again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cached: bool,
     },
     /// A piece of the answer's text.
     TextDelta {
@@ -135,7 +138,9 @@ impl StreamCollector {
             StreamEvent::Start {
                 model,
                 provider_request_id,
+                cached,
             } => {
+                self.response.cached |= cached;
                 if model.is_some() {
                     self.response.model = model;
                 }
@@ -239,10 +244,11 @@ impl ChatResponse {
     /// Collecting them gives back this response (without `cost_usd`, which streams do not carry).
     pub fn to_events(&self) -> Vec<StreamEvent> {
         let mut events = Vec::with_capacity(4 + self.tool_calls.len());
-        if self.model.is_some() || self.provider_request_id.is_some() {
+        if self.model.is_some() || self.provider_request_id.is_some() || self.cached {
             events.push(StreamEvent::Start {
                 model: self.model.clone(),
                 provider_request_id: self.provider_request_id.clone(),
+                cached: self.cached,
             });
         }
         if !self.content.is_empty() {

@@ -148,6 +148,7 @@ impl StreamDecoder {
                 out.push_back(Ok(StreamEvent::Start {
                     model: start.message.model,
                     provider_request_id: self.ctx.request_id.clone(),
+                    cached: false,
                 }));
                 if let Some(usage) = start.message.usage {
                     self.usage.update(&usage);
@@ -413,6 +414,7 @@ mod tests {
             StreamEvent::Start {
                 model: Some("claude-sonnet-4-20250514".into()),
                 provider_request_id: Some("req_42".into()),
+                cached: false,
             },
             StreamEvent::Usage {
                 usage: Usage {

@@ -105,6 +105,7 @@ impl OpenAiStreamDecoder {
                 // Azure's first chunk (content-filter results) carries `"model": ""`.
                 model: chunk.model.clone().filter(|m| !m.is_empty()),
                 provider_request_id: self.ctx.request_id.clone(),
+                cached: false,
             }));
         }
         for choice in chunk.choices {

@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod config;
 pub mod conversation;
 pub mod error;
 pub mod layer;

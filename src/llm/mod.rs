@@ -13,6 +13,7 @@ pub(crate) mod http;
 mod message;
 #[cfg(feature = "openai")]
 pub mod openai;
+mod price;
 mod provider;
 mod request;
 mod response;
@@ -28,6 +29,7 @@ pub use http::HttpOptions;
 pub use message::{ContentPart, Message, Role, ToolCall};
 #[cfg(feature = "openai")]
 pub use openai::{OpenAi, OpenAiConfig, OpenAiConfigBuilder};
+pub use price::ModelPrice;
 pub use provider::{LlmProvider, LlmProviderExt};
 pub use request::{
     ChatRequest, ChatRequestBuilder, RequestMeta, ResponseFormat, ToolChoice, ToolSpec,

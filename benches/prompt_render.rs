@@ -1,0 +1,2 @@
+//! Placeholder replaced by the prompt registry work (issue 5).
+fn main() {}

@@ -175,13 +175,50 @@ async fn fallback_stream_error_before_the_first_chunk_falls_back() {
     c.push_stream([Chunk::text("Hel"), Chunk::text("lo"), Chunk::done()]);
     let f = chain_of(vec![a.clone(), b.clone(), c.clone()]);
     let got = items(&f, ChatRequest::user("q")).await;
-    assert_eq!(got[0], Ok("Hel".to_owned()));
-    assert_eq!(got[1], Ok("lo".to_owned()));
+    // The backup's stream named no model: the chain names the backup's pinned one first.
+    assert!(
+        got[0]
+            .as_ref()
+            .is_ok_and(|e| e.starts_with("Start") && e.contains("\"mc\"")),
+        "{got:?}"
+    );
+    assert_eq!(got[1], Ok("Hel".to_owned()));
+    assert_eq!(got[2], Ok("lo".to_owned()));
     assert!(got.iter().all(Result::is_ok));
     assert_eq!(
         (a.requests().len(), b.requests().len(), c.requests().len()),
         (1, 1, 1)
     );
+}
+
+#[tokio::test]
+async fn fallback_stream_from_a_backup_reports_the_model_that_answered() {
+    // Without a Start event from the backup, the collected answer would claim the primary's model.
+    let a = named("a", "ma");
+    a.push_stream([Chunk::Error(Error::new(ErrorKind::Overloaded, "busy"))]);
+    let b = named("b", "mb");
+    b.push_stream([Chunk::text("hi"), Chunk::done()]);
+    let f = chain_of(vec![a.clone(), b.clone()]);
+    let answer = f.chat_collected(ChatRequest::user("q")).await.unwrap();
+    assert_eq!(answer.response_model(), "mb");
+    assert_eq!(answer.content, "hi");
+
+    // A backup that names its model itself is left alone; the primary's stream is never touched.
+    a.push_stream([Chunk::Error(Error::new(ErrorKind::Overloaded, "busy"))]);
+    b.push_stream([
+        Chunk::Event(twelve_factor_ai::llm::StreamEvent::Start {
+            model: Some("mb-2024-06-01".into()),
+            provider_request_id: None,
+            cached: false,
+        }),
+        Chunk::text("hi"),
+        Chunk::done(),
+    ]);
+    let answer = f.chat_collected(ChatRequest::user("q")).await.unwrap();
+    assert_eq!(answer.response_model(), "mb-2024-06-01");
+    a.push_stream([Chunk::text("first"), Chunk::done()]);
+    let got = items(&f, ChatRequest::user("q")).await;
+    assert_eq!(got[0], Ok("first".to_owned()));
 }
 
 #[tokio::test]

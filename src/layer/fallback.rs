@@ -17,7 +17,9 @@ use async_trait::async_trait;
 
 use super::names;
 use super::observe::{Opening, open, resume};
-use crate::llm::{ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider};
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider, StreamEvent,
+};
 use crate::{Error, ErrorKind, Result};
 
 type Predicate = Arc<dyn Fn(&Error) -> bool + Send + Sync>;
@@ -336,6 +338,29 @@ impl Failed {
     }
 }
 
+/// Makes a backup's stream say which model answers: a stream without a `Start` model would otherwise be
+/// taken, by logging, metrics and prices above the chain, for an answer of the model the caller asked
+/// the primary for. (A backup is sent the request without its model override, so it calls its pinned
+/// model.)
+fn name_the_model(held: &mut Vec<StreamEvent>, model: &str) {
+    for event in held.iter_mut() {
+        if let StreamEvent::Start { model: named, .. } = event {
+            if named.is_none() {
+                *named = Some(model.to_owned());
+            }
+            return;
+        }
+    }
+    held.insert(
+        0,
+        StreamEvent::Start {
+            model: Some(model.to_owned()),
+            provider_request_id: None,
+            cached: false,
+        },
+    );
+}
+
 /// Hands out the request for candidate `index`: the primary gets it as is, the others without the model
 /// override; the last candidate takes it without a copy.
 struct Requests<R> {
@@ -421,9 +446,12 @@ impl LlmProvider for Fallback {
             let error = match candidate.chat_stream(req).await {
                 Err(e) => e,
                 Ok(mut stream) => match open(&mut stream).await {
-                    Opening::Content(held) => {
+                    Opening::Content(mut held) => {
                         // Committed at the first content: from here on the caller sees this
                         // candidate's stream as it is.
+                        if i > 0 {
+                            name_the_model(&mut held, candidate.model());
+                        }
                         return Ok(resume(held, stream));
                     }
                     Opening::Failed(e) => e,

@@ -717,6 +717,7 @@ struct StreamLog {
     response_id: Option<String>,
     finish_reason: Option<FinishReason>,
     usage: Usage,
+    cost_usd: Option<f64>,
     output_chars: usize,
     output: Capture,
 }
@@ -745,6 +746,7 @@ impl StreamObserver for StreamLog {
             }
             StreamEvent::Usage { usage } => self.usage.merge(usage),
             StreamEvent::Done { finish_reason } => self.finish_reason = Some(finish_reason.clone()),
+            StreamEvent::Cost { cost_usd } => self.cost_usd = Some(*cost_usd),
             _ => {}
         }
     }
@@ -757,6 +759,7 @@ impl StreamObserver for StreamLog {
             response_id,
             finish_reason,
             usage,
+            cost_usd,
             output_chars,
             output,
         } = self;
@@ -779,6 +782,7 @@ impl StreamObserver for StreamLog {
         call.response_id = response_id.as_deref();
         call.finish_reason = finish_reason.as_ref().map(FinishReason::as_str);
         call.usage = usage;
+        call.cost_usd = cost_usd;
         call.output_chars = Some(output_chars);
         call.output = output.finish();
         pending.finish(&call);
@@ -881,6 +885,7 @@ impl<S: LlmProvider> Logging<S> {
                     response_id: None,
                     finish_reason: None,
                     usage: Usage::default(),
+                    cost_usd: None,
                     output_chars: 0,
                     output: Capture::new(self.config.content),
                 },

@@ -275,7 +275,7 @@ impl LlmLabels {
 /// the scope). A recorder replaced by another at the same address and of the same size while one wrapper
 /// lives (only possible with scoped recorders, or with zero-sized ones) would keep the first one's
 /// handles for the common case.
-fn recorder_id() -> (usize, usize) {
+pub(super) fn recorder_id() -> (usize, usize) {
     metrics::with_recorder(|r| {
         (
             std::ptr::from_ref(r).cast::<()>().addr(),
@@ -521,6 +521,7 @@ struct StreamMetrics {
     first_seen: bool,
     response_model: Option<String>,
     usage: Usage,
+    cost_usd: Option<f64>,
     cached: bool,
 }
 
@@ -539,6 +540,7 @@ impl StreamObserver for StreamMetrics {
                 self.cached |= *cached;
             }
             StreamEvent::Usage { usage } => self.usage.merge(usage),
+            StreamEvent::Cost { cost_usd } => self.cost_usd = Some(*cost_usd),
             _ => {}
         }
     }
@@ -557,7 +559,8 @@ impl StreamObserver for StreamMetrics {
                     } else {
                         self.usage
                     },
-                    cost_usd: None,
+                    // A replayed cache hit's cost was not spent again either.
+                    cost_usd: if self.cached { None } else { self.cost_usd },
                 });
             }
             StreamEnd::Incomplete => self.call.finish(End::Failed(ErrorKind::Decode.as_str())),
@@ -612,6 +615,7 @@ impl<S: LlmProvider> LlmProvider for Metrics<S> {
                     first_seen: false,
                     response_model: None,
                     usage: Usage::default(),
+                    cost_usd: None,
                     cached: false,
                 },
             )),

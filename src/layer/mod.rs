@@ -17,6 +17,7 @@
 //!  Metrics        one duration / token / error record per call (the facade; you install the recorder)
 //!  Logging        one structured tracing event per call; content redacted by default
 //!  Cache          a hit answers here, nothing below runs
+//!  Cost           prices each answer by the model that answered (cost_usd; a final cost event on streams)
 //!  Fallback ───────────────────────────────┬──────────────────────────────┐
 //!    │ primary                             │ next                          │ ...
 //!  RateLimit   reserve tokens, reconcile  RateLimit                       ...
@@ -78,10 +79,12 @@
 
 use std::sync::Arc;
 
-use crate::llm::LlmProvider;
+use crate::llm::{LlmProvider, PriceTable};
 
 pub mod cache;
 pub mod circuit;
+pub mod cost;
+pub mod defaults;
 pub mod drain;
 pub mod fallback;
 pub mod logging;
@@ -94,6 +97,8 @@ pub mod timeout;
 
 use cache::{Cache, CacheConfig};
 use circuit::{CircuitBreaker, CircuitConfig};
+use cost::Cost;
+use defaults::{Defaults, RequestDefaults};
 use drain::{Drain, DrainHandle};
 use fallback::{Fallback, FallbackConfig};
 use logging::{Logging, LoggingConfig};
@@ -108,6 +113,15 @@ pub trait LlmStackExt: LlmProvider + Sized {
     /// Limits each call: a total deadline, time to first chunk, idle time between chunks.
     fn with_timeout(self, config: TimeoutConfig) -> Timeout<Self> {
         Timeout::new(self, config)
+    }
+
+    /// Fills in the temperature and output-token limit of requests that set none (a model role's
+    /// configured parameters).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for a temperature outside `0..=2` or a zero limit.
+    fn with_defaults(self, defaults: RequestDefaults) -> crate::Result<Defaults<Self>> {
+        Defaults::new(self, defaults)
     }
 
     /// Fails fast with `CircuitOpen` while the provider looks dead, letting one probe through after a
@@ -136,6 +150,12 @@ pub trait LlmStackExt: LlmProvider + Sized {
         Self: 'static,
     {
         Fallback::from_primary(self, others, config)
+    }
+
+    /// Prices every answer from `prices` (a [`PriceTable`] or an `Arc` of one): sets `cost_usd`, and ends
+    /// each complete stream with a cost event.
+    fn with_prices(self, prices: impl Into<Arc<PriceTable>>) -> Cost<Self> {
+        Cost::new(self, prices)
     }
 
     /// Answers repeated deterministic requests from a cache.

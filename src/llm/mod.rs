@@ -10,6 +10,7 @@ pub mod anthropic;
 mod embed;
 #[cfg(feature = "http")]
 pub(crate) mod http;
+mod litellm;
 mod message;
 #[cfg(feature = "openai")]
 pub mod openai;
@@ -26,10 +27,11 @@ pub use anthropic::{Anthropic, AnthropicConfig, AnthropicConfigBuilder};
 pub use embed::{EmbedRequest, EmbedResponse};
 #[cfg(feature = "http")]
 pub use http::HttpOptions;
+pub use litellm::{LiteLlmEntry, LiteLlmFile, SkippedEntry};
 pub use message::{ContentPart, Message, Role, ToolCall};
 #[cfg(feature = "openai")]
 pub use openai::{OpenAi, OpenAiConfig, OpenAiConfigBuilder};
-pub use price::ModelPrice;
+pub use price::{ModelPrice, PriceTable};
 pub use provider::{LlmProvider, LlmProviderExt};
 pub use request::{
     ChatRequest, ChatRequestBuilder, RequestMeta, ResponseFormat, ToolChoice, ToolSpec,

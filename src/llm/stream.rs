@@ -60,10 +60,17 @@ pub enum StreamEvent {
         /// The counts.
         usage: Usage,
     },
-    /// The answer is complete. Nothing but [`StreamEvent::Usage`] may follow.
+    /// The answer is complete. Nothing but [`StreamEvent::Usage`] and [`StreamEvent::Cost`] may follow.
     Done {
         /// Why the model stopped.
         finish_reason: FinishReason,
+    },
+    /// What the call cost in US dollars ([`ChatResponse::cost_usd`]). Sent after [`StreamEvent::Done`] by
+    /// the [`Cost`](crate::layer::cost::Cost) wrapper, once the usage is final; a later one replaces an
+    /// earlier one.
+    Cost {
+        /// The cost in US dollars.
+        cost_usd: f64,
     },
 }
 
@@ -126,9 +133,10 @@ impl StreamCollector {
     /// Adds one event.
     ///
     /// # Errors
-    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for content after [`StreamEvent::Done`].
+    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for content after [`StreamEvent::Done`] (only usage
+    /// and cost may follow it).
     pub fn push(&mut self, event: StreamEvent) -> Result<()> {
-        if self.done && !matches!(event, StreamEvent::Usage { .. }) {
+        if self.done && !matches!(event, StreamEvent::Usage { .. } | StreamEvent::Cost { .. }) {
             return Err(Error::decode(format!(
                 "stream sent {} after its done event",
                 event_name(&event)
@@ -184,6 +192,7 @@ impl StreamCollector {
                 self.response.finish_reason = finish_reason;
                 self.done = true;
             }
+            StreamEvent::Cost { cost_usd } => self.response.cost_usd = Some(cost_usd),
         }
         Ok(())
     }
@@ -219,6 +228,7 @@ fn event_name(event: &StreamEvent) -> &'static str {
         StreamEvent::ToolCallDelta { .. } => "a tool call",
         StreamEvent::Usage { .. } => "usage",
         StreamEvent::Done { .. } => "a second done event",
+        StreamEvent::Cost { .. } => "a cost event",
     }
 }
 
@@ -240,10 +250,10 @@ pub async fn collect(
 }
 
 impl ChatResponse {
-    /// The events that stream this response: start, text, one piece per tool call, usage, done.
-    /// Collecting them gives back this response (without `cost_usd`, which streams do not carry).
+    /// The events that stream this response: start, text, one piece per tool call, usage, done, and its
+    /// cost when it has one. Collecting them gives back this response.
     pub fn to_events(&self) -> Vec<StreamEvent> {
-        let mut events = Vec::with_capacity(4 + self.tool_calls.len());
+        let mut events = Vec::with_capacity(5 + self.tool_calls.len());
         if self.model.is_some() || self.provider_request_id.is_some() || self.cached {
             events.push(StreamEvent::Start {
                 model: self.model.clone(),
@@ -270,6 +280,9 @@ impl ChatResponse {
         events.push(StreamEvent::Done {
             finish_reason: self.finish_reason.clone(),
         });
+        if let Some(cost_usd) = self.cost_usd {
+            events.push(StreamEvent::Cost { cost_usd });
+        }
         events
     }
 
@@ -355,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn only_usage_may_follow_done() {
+    fn only_usage_and_cost_may_follow_done() {
         let mut c = StreamCollector::new("p", "m");
         c.push(StreamEvent::Done {
             finish_reason: FinishReason::Stop,
@@ -368,12 +381,17 @@ mod tests {
             },
         })
         .unwrap();
+        c.push(StreamEvent::Cost { cost_usd: 0.5 }).unwrap();
+        c.push(StreamEvent::Cost { cost_usd: 0.25 }).unwrap();
         assert_eq!(
             c.push(StreamEvent::TextDelta { text: "x".into() })
                 .unwrap_err()
                 .kind(),
             ErrorKind::Decode
         );
+        let r = c.finish().unwrap();
+        assert_eq!(r.cost_usd, Some(0.25), "the last cost event wins");
+        assert_eq!(r.usage.output_tokens, Some(3));
     }
 
     #[tokio::test]
@@ -392,8 +410,13 @@ mod tests {
             });
         r.model = Some("m-2024".into());
         r.provider_request_id = Some("req".into());
+        r.cost_usd = Some(0.0125);
         let back = collect(r.clone().into_stream(), "p", "m").await.unwrap();
         assert_eq!(back, r);
+        assert!(matches!(
+            r.to_events().last(),
+            Some(StreamEvent::Cost { cost_usd }) if *cost_usd == 0.0125
+        ));
         // Events round-trip through JSON, so streams can be recorded and replayed.
         for e in r.to_events() {
             let json = serde_json::to_string(&e).unwrap();

@@ -47,7 +47,7 @@
 mod key;
 mod memory;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -298,6 +298,41 @@ pub struct Cache<P> {
     config: CacheConfig,
     provider_label: SharedString,
     model_label: SharedString,
+    counters: Arc<CounterSlot>,
+}
+
+/// Hit and miss counters of the pinned model, registered on first use for the recorder in use, so the
+/// common lookup updates a handle instead of building a label set and a key (a few hundred ns).
+#[derive(Debug, Default)]
+struct CounterSlot(RwLock<Option<Arc<Counters>>>);
+
+#[derive(Debug)]
+struct Counters {
+    recorder: (usize, usize),
+    /// chat hit, chat miss, embeddings hit, embeddings miss.
+    handles: [OnceLock<metrics::Counter>; 4],
+}
+
+impl CounterSlot {
+    fn get(&self) -> Arc<Counters> {
+        let recorder = crate::layer::metrics::recorder_id();
+        if let Some(c) = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            if c.recorder == recorder {
+                return Arc::clone(c);
+            }
+        }
+        let fresh = Arc::new(Counters {
+            recorder,
+            handles: Default::default(),
+        });
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fresh));
+        fresh
+    }
 }
 
 /// What to do with one cacheable request.
@@ -317,6 +352,7 @@ impl<P: LlmProvider> Cache<P> {
             config,
             provider_label,
             model_label,
+            counters: Arc::default(),
         }
     }
 
@@ -454,23 +490,28 @@ impl<P: LlmProvider> Cache<P> {
     }
 
     fn record(&self, hit: bool, operation: &'static str, model: &str, key: &str) {
-        let model_label = if model == self.inner.model() {
-            self.model_label.clone()
-        } else {
-            SharedString::from(model.to_owned())
-        };
         let name = if hit {
             names::CACHE_HITS
         } else {
             names::CACHE_MISSES
         };
-        metrics::counter!(
-            name,
-            names::PROVIDER_NAME => self.provider_label.clone(),
-            names::REQUEST_MODEL => model_label,
-            names::OPERATION_NAME => operation,
-        )
-        .increment(1);
+        let register = |model_label: SharedString| {
+            metrics::counter!(
+                name,
+                names::PROVIDER_NAME => self.provider_label.clone(),
+                names::REQUEST_MODEL => model_label,
+                names::OPERATION_NAME => operation,
+            )
+        };
+        if model == self.inner.model() {
+            let slot = usize::from(!hit) + if operation == OP_CHAT { 0 } else { 2 };
+            let counters = self.counters.get();
+            counters.handles[slot]
+                .get_or_init(|| register(self.model_label.clone()))
+                .increment(1);
+        } else {
+            register(SharedString::from(model.to_owned())).increment(1);
+        }
         tracing::debug!(
             provider = self.inner.name(),
             model,

@@ -126,7 +126,7 @@ pub async fn chat_honours_model_override(provider: &dyn LlmProvider) {
     );
 }
 
-/// A stream ends with exactly one `Done` (only usage after it), and collects into a non-empty answer.
+/// A stream ends with exactly one `Done` (only usage and cost after it), and collects into a non-empty answer.
 pub async fn stream_is_complete_and_consistent(provider: &dyn LlmProvider) {
     let mut stream = provider
         .chat_stream(hello())

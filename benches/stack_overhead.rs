@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench stack_overhead`. The stack is drain → metrics (a `DebuggingRecorder` is
 //! installed) → logging (a tracing registry is installed; a second figure adds `fmt`) → cache (every call a miss that is then
-//! written) → fallback (primary answers) → rate limit (limits high enough never to wait) → retry →
+//! written) → cost (prices known) → fallback (primary answers) → rate limit (limits high enough never to wait) → retry →
 //! circuit breaker → timeout → `Scripted`. Both sides build the same request per call, so the difference is
 //! the wrappers' own cost.
 
@@ -22,7 +22,9 @@ use twelve_factor_ai::layer::rate_limit::RateLimitConfig;
 use twelve_factor_ai::layer::retry::RetryConfig;
 use twelve_factor_ai::layer::timeout::TimeoutConfig;
 use twelve_factor_ai::layer::{LayerExt, LlmStackExt};
-use twelve_factor_ai::llm::{ChatRequest, LlmProvider, LlmProviderExt, Scripted};
+use twelve_factor_ai::llm::{
+    ChatRequest, LlmProvider, LlmProviderExt, ModelPrice, PriceTable, Scripted,
+};
 
 fn scripted(model: &str) -> Scripted {
     Scripted::new(model).echo_when_empty()
@@ -47,11 +49,18 @@ fn full_stack() -> Arc<dyn LlmProvider> {
             [per_provider(scripted("backup-2024-01-01"))],
             FallbackConfig::default(),
         )
+        .with_prices(prices())
         .with_cache(CacheConfig::default())
         .with_logging(LoggingConfig::default())
         .with_metrics(MetricsConfig::default())
         .with_drain();
     Arc::new(stack)
+}
+
+fn prices() -> PriceTable {
+    PriceTable::new()
+        .with_price("primary-2024-01-01", ModelPrice::new(2.5, 10.0))
+        .with_price("backup-2024-01-01", ModelPrice::new(3.0, 15.0))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -126,6 +135,7 @@ fn per_layer_report(rt: &tokio::runtime::Runtime) {
             s().with_fallback([s().boxed()], FallbackConfig::default())
                 .boxed(),
         ),
+        ("cost", s().with_prices(prices()).boxed()),
         (
             "cache (miss + write)",
             s().with_cache(CacheConfig::default()).boxed(),

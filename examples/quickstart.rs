@@ -6,8 +6,9 @@
 //!
 //! Run: `cargo run --example quickstart`. Variables: none.
 
+use twelve_factor_ai::embed_prompts;
 use twelve_factor_ai::prelude::*;
-use twelve_factor_ai::prompt::PromptSpec;
+use twelve_factor_ai::prompt::EmbeddedPromptRegistry;
 
 const FACTS: [&str; 4] = [
     "Orders ship within two business days from our warehouse in Rotterdam.",
@@ -18,16 +19,18 @@ const FACTS: [&str; 4] = [
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> twelve_factor_ai::Result<()> {
-    // Factor I: prompts are code. The template is the file in prompts/, compiled in strict mode.
-    let prompts = MemoryPromptRegistry::new();
-    prompts.insert_prompt(
-        PromptSpec::new(
+    // Factor I: prompts are code. The chat prompt is the file in prompts/, compiled into the binary and
+    // checked in strict mode at startup (its front matter gives version, label, hints and variables).
+    let prompts = EmbeddedPromptRegistry::from_files(embed_prompts!(
+        "prompts",
+        ["system/customer-support-agent.j2"]
+    ))?;
+    let support = prompts
+        .get(
             "system/customer-support-agent",
-            include_str!("../prompts/system/customer-support-agent.j2"),
+            Selector::label("production"),
         )
-        .version("1.0.0")
-        .role(Role::System),
-    )?;
+        .await?;
 
     // Factor IV: backing services behind traits. The scripted provider embeds by hashing words and
     // answers by script, so this runs anywhere.
@@ -69,30 +72,38 @@ async fn main() -> twelve_factor_ai::Result<()> {
         let facts: Vec<String> = hits.iter().filter_map(|h| h.text.clone()).collect();
         println!("retrieved: {}", facts.join(" | "));
 
-        // Render the system prompt with the retrieved facts; its name, version and hash go with the request.
-        let system = prompts
-            .render_latest(
+        // Render the chat prompt (a system and a user message) with the retrieved facts; its name,
+        // version and hash go with the request.
+        let rendered = prompts
+            .render(
                 "system/customer-support-agent",
-                &serde_json::json!({ "company_name": "Acme Shop", "facts": facts }),
+                Selector::label("production"),
+                &serde_json::json!({ "company_name": "Acme Shop", "facts": facts, "question": question }),
             )
             .await?;
+        let (system, question_turn): (Vec<Message>, Vec<Message>) = rendered
+            .messages
+            .into_iter()
+            .partition(|m| m.role == Role::System);
 
         // Factor VI: the conversation lives in a store, not in this process's variables.
         let history = conversations
             .history(conversation, Window::LastN(20))
             .await?;
-        let request = ChatRequest::builder()
-            .messages(system.messages)
+        // The prompt's model hints (temperature, max tokens) come from its front matter.
+        let request = support
+            .hints
+            .apply(ChatRequest::builder())
+            .messages(system)
             .messages(history)
-            .user(question)
-            .prompt(system.prompt.clone())
+            .messages(question_turn)
+            .prompt(rendered.prompt.clone())
             .conversation_id(conversation)
-            .temperature(0.0)
             .build()?;
 
         llm.push_text(scripted_answer);
         let answer = llm.chat(request).await?;
-        println!("prompt:    {}", system.prompt);
+        println!("prompt:    {}", rendered.prompt);
         conversations
             .append(
                 conversation,

@@ -35,16 +35,16 @@
 //!
 //! | factor | what the crate gives | module | status |
 //! |---|---|---|---|
-//! | I prompts are code | [`PromptRegistry`](prompt::PromptRegistry): versioned, hashed minijinja templates in strict mode; a [`PromptRef`](prompt::PromptRef) travels with each request | [`prompt`] | in-memory registry; folder registry planned |
-//! | II pinned dependencies | model config, pin checks, model catalog | `config` | planned |
-//! | III config in env | `Settings::from_env()`; `new()` never reads the environment | `config` | planned |
+//! | I prompts are code | [`PromptRegistry`](prompt::PromptRegistry): versioned, hashed minijinja templates in strict mode; a [`PromptRef`](prompt::PromptRef) travels with each request | [`prompt`] | folder registry ([`DirPromptRegistry`](prompt::DirPromptRegistry): front matter, chat prompts, versions, labels, A/B variants, atomic reload), embedded registry, in-memory registry |
+//! | II pinned dependencies | model config ([`ModelConfig`](config::ModelConfig): `models.toml` / `models.yaml`), pin checks ([`check_pinned`](config::check_pinned)), prices ([`PriceTable`](llm::PriceTable), LiteLLM's price file), model catalog | [`config`], [`llm`] | config, pin check, prices; catalog planned |
+//! | III config in env | [`Settings::from_env`](config::Settings::from_env); `new()` never reads the environment; [`Settings::build_services`](config::Settings::build_services) builds the whole stack | [`config`] | done |
 //! | IV backing services | [`LlmProvider`](llm::LlmProvider), [`VectorStore`](vector::VectorStore), [`ConversationStore`](conversation::ConversationStore), [`PromptRegistry`](prompt::PromptRegistry) | [`llm`], [`vector`], [`conversation`], [`prompt`] | traits, in-memory backends, [`Scripted`](llm::Scripted), OpenAI / Anthropic / OpenAI-compatible providers; Redis / Postgres / pgvector / Chroma planned |
 //! | V evaluate before release | eval suites, gates, reports | `eval` | planned |
 //! | VI stateless processes | conversation state in a store, not in process memory | [`conversation`] | trait + memory store |
 //! | VII port binding | service template binding `$PORT` | `examples/` | planned |
 //! | VIII concurrency | request and token rate limits, reserve-then-reconcile | [`layer::rate_limit`] | local; Redis backend planned |
 //! | IX disposability | health checks on every backend, drain | [`layer::drain`], every trait's `health_check` | done |
-//! | X dev/prod parity | profiles over one config | `config` | planned |
+//! | X dev/prod parity | profiles ([`Profile`](config::Profile)) over one config | [`config`] | done |
 //! | XI logs as event streams | one structured event per call, content redacted by default | [`layer::logging`] | done |
 //! | XII admin processes | batch jobs | `admin` | planned |
 //! | XIII quality monitoring | metrics on OpenTelemetry GenAI names, feedback signals | [`layer::metrics`], `quality` | metrics; signals planned |
@@ -61,6 +61,7 @@
 //! |---|---|---|
 //! | `openai` | yes | [`llm::OpenAi`]: OpenAI, OpenAI-compatible servers, Azure OpenAI (reqwest + rustls) |
 //! | `anthropic` | yes | [`llm::Anthropic`]: the Messages API (reqwest + rustls) |
+//! | `yaml` | yes | `models.yaml` model configs and YAML front matter in prompt files (serde_yaml_ng) |
 //! | `testing` | no | `testing`: conformance suites, fake provider servers, stream decoders, for authors of third-party backends and for host services' own tests |
 
 #![forbid(unsafe_code)]
@@ -88,6 +89,7 @@ struct ReadmeDoctests;
 
 /// The types and traits most services use, in one import: `use twelve_factor_ai::prelude::*;`.
 pub mod prelude {
+    pub use crate::config::{Services, Settings};
     pub use crate::conversation::{
         ConversationStore, ConversationStoreExt, MemoryConversationStore, Window,
     };
@@ -96,7 +98,8 @@ pub mod prelude {
         LlmProviderExt, Message, Role, Scripted, StreamEvent,
     };
     pub use crate::prompt::{
-        MemoryPromptRegistry, PromptRef, PromptRegistry, PromptRegistryExt, Selector,
+        DirPromptRegistry, EmbeddedPromptRegistry, MemoryPromptRegistry, PromptRef, PromptRegistry,
+        PromptRegistryExt, RenderedPrompt, Selector,
     };
     pub use crate::vector::{
         Document, Filter, MemoryVectorStore, Metric, SearchHit, VectorQuery, VectorStore,

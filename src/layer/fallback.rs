@@ -393,10 +393,10 @@ impl<R: HasModel> Requests<R> {
     }
 
     fn for_candidate(&mut self, index: usize) -> Option<R> {
-        if index == 1
-            && let Some(req) = self.req.as_mut()
-        {
-            req.clear_model();
+        if index == 1 {
+            if let Some(req) = self.req.as_mut() {
+                req.clear_model();
+            }
         }
         if index >= self.last {
             self.req.take()

@@ -19,6 +19,9 @@ use crate::Result;
 /// - Templates are minijinja in strict mode and render without I/O ([`CompiledPrompt`](super::CompiledPrompt)
 ///   describes the dialect): a missing variable is [`ErrorKind::Template`](crate::ErrorKind::Template),
 ///   variable values are never rendered again.
+/// - A version with A/B variants renders its control (the first variant in name order) through this
+///   trait, with the variant in [`PromptRef::variant`](super::PromptRef::variant); a keyed, sticky choice
+///   is a backend method ([`DirPromptRegistry::render_for`](super::DirPromptRegistry::render_for)).
 /// - An unknown name, version or label is [`ErrorKind::NotFound`](crate::ErrorKind::NotFound); a bad name
 ///   ([`validate_prompt_name`](super::validate_prompt_name)) or `vars` that are not a JSON object (or null)
 ///   are [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest).
@@ -79,8 +82,9 @@ pub trait PromptRegistry: Send + Sync + std::fmt::Debug {
         vars: &serde_json::Value,
     ) -> Result<RenderedPrompt>;
 
-    /// Every version of every prompt, sorted by name and then by version
-    /// ([`compare_versions`](super::compare_versions)).
+    /// Every version of every prompt, sorted by name, then by version
+    /// ([`compare_versions`](super::compare_versions)), then by variant (each A/B variant of a version is
+    /// listed).
     async fn list(&self) -> Result<Vec<PromptRef>>;
 
     /// Checks that the registry can serve prompts.

@@ -6,7 +6,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{PromptRef, UNVERSIONED};
+use super::{ModelHints, PromptRef, PromptVariable, UNVERSIONED};
 use crate::llm::{Message, Role};
 use crate::{Error, Result};
 
@@ -34,18 +34,34 @@ pub struct Prompt {
     /// What the prompt is for, for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The minijinja template source.
+    /// The minijinja template source: for a prompt file, everything after the front matter, byte for byte.
     pub source: String,
+    /// The A/B variant this prompt is (`b` for `email@2.0+b.j2`), `None` for a prompt without variants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The variant's relative weight in the sticky A/B choice (front matter `weight`, default 1); unused
+    /// without a variant.
+    pub weight: u32,
+    /// Model parameters the prompt was written for (front matter `temperature`, `max_tokens`).
+    pub hints: ModelHints,
+    /// The declared variables (front matter `variables`), sorted by name; `None` when the prompt declares
+    /// none, so any variable may be passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<PromptVariable>>,
+    /// The file the prompt was loaded from, relative to its folder (`templates/summarization@1.1.0.j2`);
+    /// `None` for a prompt inserted in code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl Prompt {
-    /// The reference to this exact prompt that travels with requests (no variant).
+    /// The reference to this exact prompt that travels with requests, with its variant if it has one.
     pub fn prompt_ref(&self) -> PromptRef {
         PromptRef {
             name: self.name.clone(),
             version: self.version.clone(),
             hash: self.hash.clone(),
-            variant: None,
+            variant: self.variant.clone(),
         }
     }
 }
@@ -203,9 +219,7 @@ impl CompiledPrompt {
         for label in &spec.labels {
             validate_tag("label", &spec.name, label)?;
         }
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| AutoEscape::None);
+        let mut env = environment();
         env.add_template_owned(spec.name.clone(), spec.template.clone())
             .map_err(|err| {
                 let what = describe(&err);
@@ -224,6 +238,11 @@ impl CompiledPrompt {
             role: spec.role,
             description: spec.description,
             source: spec.template,
+            variant: None,
+            weight: 1,
+            hints: ModelHints::default(),
+            variables: None,
+            file: None,
         };
         Ok(CompiledPrompt { prompt, env })
     }
@@ -258,23 +277,7 @@ impl CompiledPrompt {
     }
 
     fn render_error(&self, err: minijinja::Error) -> Error {
-        let mut what = describe(&err);
-        if err.kind() == minijinja::ErrorKind::UndefinedError {
-            let expression = err
-                .range()
-                .and_then(|range| self.prompt.source.get(range))
-                .map(str::trim)
-                .filter(|s| !s.is_empty());
-            what = match expression {
-                Some(path) if is_variable_path(path) => format!(
-                    "variable `{path}` is undefined; pass it in vars, or guard it with `{{% if {path} is defined %}}`"
-                ),
-                Some(expression) => {
-                    format!("undefined value in `{expression}`; pass every variable it uses")
-                }
-                None => "undefined value; pass every variable the template uses".to_owned(),
-            };
-        }
+        let what = explain_render_error(&err, &self.prompt.source);
         Error::template(format!(
             "prompt `{}` version `{}` failed to render: {what}{}",
             self.prompt.name,
@@ -285,15 +288,47 @@ impl CompiledPrompt {
     }
 }
 
+/// What went wrong in a render, naming the undefined variable when that is the problem. `source` is the
+/// template the error's range points into.
+pub(super) fn explain_render_error(err: &minijinja::Error, source: &str) -> String {
+    if err.kind() != minijinja::ErrorKind::UndefinedError {
+        return describe(err);
+    }
+    let expression = err
+        .range()
+        .and_then(|range| source.get(range))
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    match expression {
+        Some(path) if is_variable_path(path) => format!(
+            "variable `{path}` is undefined; pass it in vars, or guard it with `{{% if {path} is defined %}}`"
+        ),
+        Some(expression) => {
+            format!("undefined value in `{expression}`; pass every variable it uses")
+        }
+        None => "undefined value; pass every variable the template uses".to_owned(),
+    }
+}
+
+/// The minijinja environment every registry compiles in: strict undefined, no auto-escaping, no debug
+/// info (it would copy template source into errors).
+pub(super) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_debug(false);
+    env
+}
+
 /// "syntax error: unexpected end of input" from a minijinja error, without its location.
-fn describe(err: &minijinja::Error) -> String {
+pub(super) fn describe(err: &minijinja::Error) -> String {
     match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),
     }
 }
 
-fn line_suffix(err: &minijinja::Error) -> String {
+pub(super) fn line_suffix(err: &minijinja::Error) -> String {
     err.line()
         .map(|line| format!(" (line {line})"))
         .unwrap_or_default()
@@ -373,7 +408,7 @@ pub fn validate_prompt_name(name: &str) -> Result<()> {
 }
 
 /// Checks a version or label: not empty, no whitespace, control characters or slashes.
-fn validate_tag(what: &str, name: &str, tag: &str) -> Result<()> {
+pub(super) fn validate_tag(what: &str, name: &str, tag: &str) -> Result<()> {
     if tag.is_empty()
         || tag
             .chars()

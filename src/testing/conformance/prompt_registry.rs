@@ -2,7 +2,8 @@
 //!
 //! The trait has no insert, so a registry under test must first be loaded with the prompts in
 //! [`FIXTURES`] (names under `tfa-conformance/`), by whatever means the backend offers: inserting them,
-//! writing them as files into its prompts folder, rows into its table. It may hold other prompts too.
+//! writing them as files into its prompts folder ([`fixture_files`] gives them in the prompt file format),
+//! rows into its table. It may hold other prompts too.
 //! Then call [`prompt_registry`], or the checks the backend supports. Every check is a plain `async fn`
 //! taking `&dyn PromptRegistry` that panics with a message naming the broken rule.
 //!
@@ -81,6 +82,30 @@ impl PromptFixture {
         }
     }
 
+    /// The fixture as a prompt file for folder-based registries
+    /// ([`DirPromptRegistry`](crate::prompt::DirPromptRegistry),
+    /// [`EmbeddedPromptRegistry`](crate::prompt::EmbeddedPromptRegistry)): the path relative to the
+    /// prompts folder (`name@version.txt`, `name.txt` when unversioned) and the contents, TOML front matter
+    /// followed by the template byte for byte.
+    pub fn file(&self) -> (String, String) {
+        let path = if self.version == crate::prompt::UNVERSIONED {
+            format!("{}.txt", self.name)
+        } else {
+            format!("{}@{}.txt", self.name, self.version)
+        };
+        let labels: Vec<String> = self.labels.iter().map(|l| format!("{l:?}")).collect();
+        let mut front = format!(
+            "+++\nrole = \"{}\"\nlabels = [{}]\n",
+            self.role,
+            labels.join(", ")
+        );
+        if let Some(description) = self.description {
+            front.push_str(&format!("description = {description:?}\n"));
+        }
+        front.push_str("+++\n");
+        (path, front + self.template)
+    }
+
     /// The reference a registry must report for this fixture.
     pub fn prompt_ref(&self) -> PromptRef {
         PromptRef {
@@ -153,6 +178,11 @@ pub const FIXTURES: &[PromptFixture] = &[
         template: "Context:\n{% for doc in docs %}- {{ doc.title }}: {{ doc.text }}\n{% endfor %}Question: {{ question }}",
     },
 ];
+
+/// Every fixture as a prompt file ([`PromptFixture::file`]), to write into a folder or embed.
+pub fn fixture_files() -> Vec<(String, String)> {
+    FIXTURES.iter().map(PromptFixture::file).collect()
+}
 
 /// What the registry under test supports beyond the rules every backend follows.
 #[non_exhaustive]
@@ -229,7 +259,7 @@ pub async fn health_check(registry: &dyn PromptRegistry) {
 }
 
 /// `list` holds every fixture with its exact reference (hash of the template bytes), sorted by name, then
-/// by version in natural order.
+/// by version in natural order, then by variant (A/B variants of one version are listed one by one).
 pub async fn list_contains_fixtures(registry: &dyn PromptRegistry) {
     let listed = match registry.list().await {
         Ok(listed) => listed,
@@ -246,11 +276,12 @@ pub async fn list_contains_fixtures(registry: &dyn PromptRegistry) {
         let order = pair[0]
             .name
             .cmp(&pair[1].name)
-            .then_with(|| compare_versions(&pair[0].version, &pair[1].version));
+            .then_with(|| compare_versions(&pair[0].version, &pair[1].version))
+            .then_with(|| pair[0].variant.cmp(&pair[1].variant));
         assert_eq!(
             order,
             Ordering::Less,
-            "list must be sorted by name, then version, without duplicates: {} before {}",
+            "list must be sorted by name, then version, then variant, without duplicates: {} before {}",
             pair[0],
             pair[1]
         );

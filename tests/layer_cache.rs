@@ -541,7 +541,7 @@ async fn a_changed_request_misses_end_to_end() {
 
 #[test]
 fn the_key_is_stable_across_runs() {
-    // A golden value: if this fails, the key encoding changed. Bump the `tfa-cache-v1:` prefix in
+    // A golden value: if this fails, the key encoding changed. Bump the `tfa-cache-v2:` prefix in
     // src/layer/cache/key.rs (so old entries are never served) and update the value here.
     let cache = cached(Scripted::new("model-2024-01-01").with_name("openai"));
     let req = ChatRequest::builder()
@@ -573,21 +573,26 @@ fn the_key_is_stable_across_runs() {
     assert_eq!(cache.embed_key(&embed).unwrap(), GOLDEN_EMBED_KEY);
 }
 
-/// `sha256("tfa-cache-v1:" + <this JSON>)`, checked by hand with `printf '%s' '…' | sha256sum`:
-/// `{"op":"chat","provider":"openai","model":"gpt-4o-2024-08-06","messages":[{"role":"system","content":
-/// [{"type":"text","text":"You are terse."}],"tool_calls":[],"tool_call_id":null,"name":null},{"role":"user",
-/// "content":[{"type":"text","text":"Capital of France?"}],"tool_calls":[],"tool_call_id":null,"name":null}],
-/// "temperature":0.0,"top_p":null,"max_tokens":16,"stop":["\n"],"seed":42,"presence_penalty":null,
-/// "frequency_penalty":null,"tools":[{"name":"lookup","description":"Look a city up.","parameters":
-/// {"properties":{"city":{"type":"string"}},"required":["city"],"type":"object"},"strict":true}],
-/// "tool_choice":{"type":"auto"},"response_format":{"type":"json"},"prompt":{"name":"support",
-/// "version":"1.2.0","hash":"9f86d081","variant":null}}` (one line, no spaces).
+/// Computed independently of the crate, with Python, from the layout in `src/layer/cache/key.rs` (strings
+/// as u64-LE length + bytes, lists as u64-LE count + items, options as a 0/1 byte + value, enums as a tag
+/// byte, numbers little endian, JSON schemas as canonical JSON text):
+///
+/// ```text
+/// P = b"tfa-cache-v2:"; s = lambda x: struct.pack('<Q', len(x.encode())) + x.encode(); n = lambda k: struct.pack('<Q', k)
+/// chat = P + s("chat") + s("openai") + s("gpt-4o-2024-08-06") + n(2)
+///   + s("system") + n(1) + b"\0" + s("You are terse.") + n(0) + b"\0\0"
+///   + s("user") + n(1) + b"\0" + s("Capital of France?") + n(0) + b"\0\0"
+///   + b"\1" + struct.pack('<f', 0.0) + b"\0" + b"\1" + n(16) + n(1) + s("\n") + b"\1" + n(42) + b"\0\0"
+///   + n(1) + s("lookup") + b"\1" + s("Look a city up.")
+///   + s('{"properties":{"city":{"type":"string"}},"required":["city"],"type":"object"}') + b"\2"
+///   + b"\1" + b"\1" + b"\1" + s("support") + s("1.2.0") + s("9f86d081") + b"\0"
+/// ```
 const GOLDEN_CHAT_KEY: &str =
-    "tfa-cache-v1:c4f9703777bd0ec9d4d5687773166f80bcf27dfa98cbe7c1630eefcf83717d6b";
-/// Likewise, of `{"op":"embeddings","provider":"openai","model":"text-embedding-3-small","dimensions":256,
-/// "inputs":["a","b"]}`.
+    "tfa-cache-v2:55261b0f42de40342551c9eec1da783c9db1ef09720fcdf60c37873d2a234468";
+/// Likewise, of `P + s("embeddings") + s("openai") + s("text-embedding-3-small") + b"\1" + n(256) + n(2)
+/// + s("a") + s("b")`.
 const GOLDEN_EMBED_KEY: &str =
-    "tfa-cache-v1:ac4c6457c7910fc0ce22eb8ce4b6144f02344e2d96b7dd88fc04410e7a9e7d23";
+    "tfa-cache-v2:447ce21f4298b0684289cb4692d67ff2154508c949938234cc7425a8f1566c1c";
 
 // ---- what is cached ----
 

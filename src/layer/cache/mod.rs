@@ -2,7 +2,7 @@
 //!
 //! # What is cached
 //!
-//! A chat answer is stored under a key that is the SHA-256 (hex, prefixed `tfa-cache-v1:`) of everything
+//! A chat answer is stored under a key that is the SHA-256 (hex, prefixed `tfa-cache-v2:`) of everything
 //! that changes the answer: the provider's name, the model actually called
 //! ([`ChatRequest::model_or`] the provider's pinned model), the messages (roles, content parts, tool calls,
 //! tool-call ids, names), the sampling parameters (temperature, top-p, max tokens, stop sequences, seed,
@@ -117,7 +117,7 @@ pub enum CacheValue {
 /// Where a [`Cache`] keeps its entries: [`MemoryCache`] in process; implement it over Redis or another
 /// store to share a cache across workers.
 ///
-/// Keys are ASCII (`tfa-cache-v1:` and 64 hex digits) and already namespaced by version. Errors returned
+/// Keys are ASCII (`tfa-cache-v2:` and 64 hex digits) and already namespaced by version. Errors returned
 /// here never reach the caller of the cached provider: [`Cache`] logs them and carries on.
 #[async_trait]
 pub trait CacheBackend: Send + Sync + std::fmt::Debug {
@@ -376,7 +376,7 @@ impl<P: LlmProvider> Cache<P> {
         &self.config.backend
     }
 
-    /// The key `req` is cached under (whether or not it is cacheable): `tfa-cache-v1:` and 64 hex digits.
+    /// The key `req` is cached under (whether or not it is cacheable): `tfa-cache-v2:` and 64 hex digits.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) if the request cannot be encoded,

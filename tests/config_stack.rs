@@ -261,3 +261,78 @@ async fn the_embedding_role_embeds_through_its_own_stack() {
         "text-embedding-3-small"
     );
 }
+
+#[tokio::test]
+async fn a_request_too_long_for_every_model_is_refused_before_anything_is_sent() {
+    // About 150,000 estimated tokens: over gpt-4o's 128,000-token window (the context check refuses it
+    // before sending, and the chain moves on), and over the fallback role's whole 30,000 tokens-per-minute
+    // budget (its rate limiter refuses it for good). Neither server sees a request.
+    let (oa, an) = servers().await;
+    let s = services(&env("staging", &oa, &an)).unwrap();
+    let long = "word ".repeat(120_000);
+    let err = s.llm.chat(ChatRequest::user(long)).await.unwrap_err();
+    let kinds: Vec<ErrorKind> = err.attempts().iter().map(Error::kind).collect();
+    assert_eq!(
+        kinds,
+        [ErrorKind::ContextLengthExceeded, ErrorKind::RateLimited],
+        "{err:?}"
+    );
+    assert!(
+        err.attempts()[0]
+            .message()
+            .contains("128,000-token context window"),
+        "{err:?}"
+    );
+    assert_eq!((oa.requests().len(), an.requests().len()), (0, 0));
+}
+
+#[tokio::test]
+async fn roles_are_shaped_by_the_catalog_and_the_role_policy() {
+    use twelve_factor_ai::config::{ModelConfig, ModelRole, ProviderKind};
+    use twelve_factor_ai::llm::ShapingPolicy;
+
+    let (oa, _an) = servers().await;
+    let role = |policy| {
+        ModelRole::new(ProviderKind::OpenAi, "o3-2025-04-16")
+            .with_base_url(oa.openai_base_url())
+            .with_temperature(0.2)
+            .with_max_tokens(500)
+            .with_shaping(policy)
+    };
+    let build = |policy| {
+        Settings::builder()
+            .role(ModelConfig::PRIMARY, role(policy))
+            .api_key(ModelConfig::PRIMARY, OPENAI_KEY)
+            .prompts_dir(repo_file("prompts"))
+            .build()
+            .unwrap()
+            .build_llm(&DrainHandle::new())
+            .unwrap()
+    };
+    // Drop (default): o3 wants max_completion_tokens and only the default temperature.
+    oa.push(openai::chat_completion("o3-2025-04-16", "ok"));
+    build(ShapingPolicy::Drop)
+        .chat(
+            ChatRequest::builder()
+                .system("Be brief.")
+                .user("hi")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let sent = oa.last_request().unwrap().json();
+    assert_eq!(sent["max_completion_tokens"], 500, "{sent}");
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
+    assert!(sent.get("temperature").is_none(), "{sent}");
+    assert_eq!(sent["messages"][0]["role"], "developer", "{sent}");
+
+    // Strict: the role's temperature is refused before anything is sent.
+    let err = build(ShapingPolicy::Strict)
+        .chat(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(err.message().contains("temperature"), "{err}");
+    assert_eq!(oa.requests().len(), 1);
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 use crate::config::role::RoleDoc;
 use crate::config::{PinPolicy, SecretUrl, duration};
 use crate::layer::logging::ContentPolicy;
+use crate::llm::catalog::ModelInfo;
 
 /// The most characters per text field that `LOG_CONTENT=full` keeps: a few paragraphs, enough to read a
 /// prompt and an answer in a log viewer, small enough to stay under common log-line limits (16-64 KiB).
@@ -38,19 +39,24 @@ pub(crate) struct LayerDoc {
     pub(crate) prompts_dir: Option<PathBuf>,
     #[serde(default, deserialize_with = "log_content_option")]
     pub(crate) log_content: Option<ContentPolicy>,
+    /// `[[catalog]]`: model catalog entries that extend or override the built-in catalog.
+    #[serde(default)]
+    pub(crate) catalog: Vec<ModelInfo>,
     #[serde(default)]
     pub(crate) profiles: BTreeMap<String, LayerDoc>,
 }
 
+/// One layer of a config file, split into its parts.
+pub(crate) struct LayerParts {
+    pub(crate) models: BTreeMap<String, RoleDoc>,
+    pub(crate) settings: SettingsPatch,
+    pub(crate) catalog: Vec<ModelInfo>,
+    pub(crate) profiles: BTreeMap<String, LayerDoc>,
+}
+
 impl LayerDoc {
-    /// Splits the layer into its roles, its settings and its profiles.
-    pub(crate) fn split(
-        self,
-    ) -> (
-        BTreeMap<String, RoleDoc>,
-        SettingsPatch,
-        BTreeMap<String, LayerDoc>,
-    ) {
+    /// Splits the layer into its roles, its settings, its catalog entries and its profiles.
+    pub(crate) fn split(self) -> LayerParts {
         let settings = SettingsPatch {
             pin_policy: self.pin_policy,
             enable_caching: self.enable_caching,
@@ -62,7 +68,12 @@ impl LayerDoc {
             prompts_dir: self.prompts_dir,
             log_content: self.log_content,
         };
-        (self.models, settings, self.profiles)
+        LayerParts {
+            models: self.models,
+            settings,
+            catalog: self.catalog,
+            profiles: self.profiles,
+        }
     }
 }
 

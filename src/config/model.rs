@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::doc::{LayerDoc, SettingsPatch};
+use crate::config::doc::{LayerDoc, LayerParts, SettingsPatch};
 use crate::config::role::RoleDoc;
 use crate::config::{ModelRole, PinPolicy, Pinning, Profile, ProviderKind};
+use crate::llm::catalog::{self, Catalog, ModelInfo};
 use crate::{Error, Result};
 
 /// The model roles of a service (`primary`, `fallback`, `embedding`, or any other name), plus the
@@ -80,6 +81,7 @@ use crate::{Error, Result};
 pub struct ModelConfig {
     roles: BTreeMap<String, ModelRole>,
     settings: SettingsPatch,
+    catalog: Vec<ModelInfo>,
     profiles: BTreeMap<String, ProfilePatch>,
     profile: Option<Profile>,
 }
@@ -89,6 +91,7 @@ pub struct ModelConfig {
 struct ProfilePatch {
     models: BTreeMap<String, RoleDoc>,
     settings: SettingsPatch,
+    catalog: Vec<ModelInfo>,
 }
 
 /// A role whose model is not pinned, found by [`ModelConfig::unpinned`].
@@ -214,9 +217,15 @@ impl ModelConfig {
     /// Builds the config from a parsed file and validates it; every problem in one error.
     fn from_doc(doc: LayerDoc, origin: &str) -> Result<Self> {
         let mut problems = Vec::new();
-        let (models, settings, profile_docs) = doc.split();
+        let LayerParts {
+            models,
+            settings,
+            catalog,
+            profiles: profile_docs,
+        } = doc.split();
         let mut config = ModelConfig {
             settings,
+            catalog,
             ..Self::default()
         };
         for (name, role) in models {
@@ -235,7 +244,12 @@ impl ModelConfig {
                     continue;
                 }
             };
-            let (models, settings, nested) = layer.split();
+            let LayerParts {
+                models,
+                settings,
+                catalog,
+                profiles: nested,
+            } = layer.split();
             if !nested.is_empty() {
                 problems.push(format!(
                     "profile `{key}`: profiles cannot nest; move its `profiles` section to the top level"
@@ -248,9 +262,14 @@ impl ModelConfig {
                 ));
                 continue;
             }
-            config
-                .profiles
-                .insert(name, ProfilePatch { models, settings });
+            config.profiles.insert(
+                name,
+                ProfilePatch {
+                    models,
+                    settings,
+                    catalog,
+                },
+            );
         }
         if problems.is_empty() {
             problems = config.problems();
@@ -375,6 +394,7 @@ impl ModelConfig {
         Ok(ModelConfig {
             roles,
             settings: self.settings.clone().merged(patch.settings),
+            catalog: merged_entries(&self.catalog, patch.catalog),
             profiles: BTreeMap::new(),
             profile: Some(profile.clone()),
         })
@@ -396,6 +416,7 @@ impl ModelConfig {
     fn problems(&self) -> Vec<String> {
         let mut out = self.role_problems();
         out.extend(self.settings.problems(str::to_owned));
+        out.extend(catalog_problems(&self.catalog));
         for name in self.profiles.keys() {
             let profile = Profile::parse_name(name).unwrap_or(Profile::Custom(name.clone()));
             let prefix = format!("profile `{name}`");
@@ -405,6 +426,11 @@ impl ModelConfig {
                         .role_problems()
                         .into_iter()
                         .chain(resolved.settings.problems(str::to_owned))
+                        .chain(
+                            self.profiles
+                                .get(name)
+                                .map_or_else(Vec::new, |p| catalog_problems(&p.catalog)),
+                        )
                         .filter(|p| !out.contains(p))
                         .map(|p| format!("{prefix}: {p}"))
                         .collect::<Vec<_>>(),
@@ -442,6 +468,71 @@ impl ModelConfig {
     /// Records the profile of a config built without a file.
     pub(crate) fn set_profile(&mut self, profile: Profile) {
         self.profile = Some(profile);
+    }
+
+    /// Adds a model catalog entry, as a `[[catalog]]` table of the file would (checked by
+    /// [`validate`](Self::validate)); an entry for the same provider and model is replaced.
+    pub fn with_catalog_entry(mut self, info: ModelInfo) -> Self {
+        self.catalog = merged_entries(&self.catalog, vec![info]);
+        self
+    }
+
+    /// The file's model catalog entries (`[[catalog]]`), in file order; after
+    /// [`for_profile`](Self::for_profile), the profile's own entries are added over them.
+    pub fn catalog_entries(&self) -> &[ModelInfo] {
+        &self.catalog
+    }
+
+    /// The [built-in catalog](Catalog::builtin) with this config's [entries](Self::catalog_entries)
+    /// merged over it (the config wins on the same provider and model). Without entries, the built-in
+    /// catalog itself, not a copy.
+    ///
+    /// ```
+    /// use twelve_factor_ai::config::ModelConfig;
+    /// use twelve_factor_ai::llm::catalog::Sampling;
+    ///
+    /// let config = ModelConfig::from_toml_str(r#"
+    ///     [models.primary]
+    ///     provider = "ollama"
+    ///     model = "llama3.1:8b-instruct-q4_K_M"
+    ///
+    ///     [[catalog]]
+    ///     provider = "ollama"
+    ///     model = "llama3.1:8b-instruct-q4_K_M"
+    ///     context_window = 8192
+    ///     tools = true
+    ///     source = "OLLAMA_CONTEXT_LENGTH=8192 on our machines"
+    ///
+    ///     [[catalog]]
+    ///     provider = "openai"
+    ///     model = "gpt-4o-2024-08-06"
+    ///     context_window = 128000
+    ///     sampling = "rejected"
+    ///     source = "overrides the built-in entry: our gateway refuses temperature"
+    /// "#)?;
+    /// assert_eq!(config.catalog_entries().len(), 2);
+    /// let catalog = config.catalog();
+    /// let llama = catalog.lookup("ollama", "llama3.1:8b-instruct-q4_K_M").unwrap();
+    /// assert_eq!(llama.context_window, Some(8192));
+    /// assert_eq!(catalog.lookup("openai", "gpt-4o-2024-08-06").unwrap().sampling, Sampling::Rejected);
+    /// assert!(catalog.lookup("openai", "o3-2025-04-16").is_some()); // the built-in entries stay
+    ///
+    /// let typo = ModelConfig::from_toml_str("[[catalog]]\nprovider = \"openai\"\nmodel = \"x\"\ncontext = 1\n")
+    ///     .unwrap_err();
+    /// assert!(typo.to_string().contains("unknown field `context`"));
+    /// assert!(typo.to_string().contains("line 4"));
+    /// # Ok::<(), twelve_factor_ai::Error>(())
+    /// ```
+    pub fn catalog(&self) -> std::sync::Arc<Catalog> {
+        let builtin = Catalog::builtin();
+        if self.catalog.is_empty() {
+            return builtin;
+        }
+        let mut catalog = (*builtin).clone();
+        for info in &self.catalog {
+            catalog.insert(info.clone());
+        }
+        std::sync::Arc::new(catalog)
     }
 
     /// Every role whose model id is not pinned ([`Pinning::Floating`] or [`Pinning::Unknown`]), by role
@@ -549,6 +640,44 @@ impl ModelConfig {
             self.roles.keys().cloned().collect::<Vec<_>>().join(", ")
         }
     }
+}
+
+/// `base` with `later` added; an entry of `later` replaces the one of `base` for the same provider and
+/// model, in place.
+fn merged_entries(base: &[ModelInfo], later: Vec<ModelInfo>) -> Vec<ModelInfo> {
+    let mut out = base.to_vec();
+    for info in later {
+        match out
+            .iter_mut()
+            .find(|e| e.provider == info.provider && e.model == info.model)
+        {
+            Some(same) => *same = info,
+            None => out.push(info),
+        }
+    }
+    out
+}
+
+/// Every problem of a list of catalog entries: invalid values, and the same provider and model twice.
+fn catalog_problems(entries: &[ModelInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, info) in entries.iter().enumerate() {
+        if let Err(problem) = catalog::check(info) {
+            out.push(format!("catalog entry {}: {problem}", i + 1));
+        }
+        if entries[..i]
+            .iter()
+            .any(|e| e.provider == info.provider && e.model == info.model)
+        {
+            out.push(format!(
+                "catalog entry {}: {}/{} is listed twice; keep one entry",
+                i + 1,
+                info.provider,
+                info.model
+            ));
+        }
+    }
+    out
 }
 
 /// Whether `name` can be a role name.

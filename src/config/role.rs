@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::Result;
 use crate::config::{Pinning, ProviderKind, SecretUrl, check_pinned, duration};
 use crate::layer::timeout::TimeoutConfig;
-use crate::llm::ModelPrice;
+use crate::llm::{ModelPrice, ShapingPolicy};
 
 /// The longest timeout accepted: the timeout layer computes deadlines as `now + limit`.
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -30,6 +30,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// rpm = 500                           # requests per minute
 /// tpm = 30000                         # tokens per minute
 /// price = { input = 2.5, output = 10.0, cached_input = 1.25 }   # USD per million tokens
+/// # shaping = "strict"                # refuse parameters the model rejects (default "drop": leave them out)
+/// # context_check = false             # no pre-flight context-window check (default true)
 /// ```
 ///
 /// Durations are a whole number of seconds (`30`) or a string with units `ms`, `s`, `m`, `h` (`"500ms"`,
@@ -64,6 +66,8 @@ pub struct ModelRole {
     tpm: Option<u32>,
     price: Option<ModelPrice>,
     dimensions: Option<u32>,
+    shaping: Option<ShapingPolicy>,
+    context_check: Option<bool>,
 }
 
 impl ModelRole {
@@ -84,6 +88,8 @@ impl ModelRole {
             tpm: None,
             price: None,
             dimensions: None,
+            shaping: None,
+            context_check: None,
         }
     }
 
@@ -258,6 +264,30 @@ impl ModelRole {
         self.price.as_ref()
     }
 
+    /// What the provider does with a parameter the model's catalog entry says the API rejects (default
+    /// [`ShapingPolicy::Drop`]: leave it out, with one warning per model).
+    pub fn with_shaping(mut self, policy: ShapingPolicy) -> Self {
+        self.shaping = Some(policy);
+        self
+    }
+
+    /// Turns the pre-flight context check of the recommended stack off (`false`) or on (`true`, the
+    /// default).
+    pub fn with_context_check(mut self, enabled: bool) -> Self {
+        self.context_check = Some(enabled);
+        self
+    }
+
+    /// The shaping policy (default [`ShapingPolicy::Drop`]).
+    pub fn shaping(&self) -> ShapingPolicy {
+        self.shaping.unwrap_or_default()
+    }
+
+    /// Whether the recommended stack checks the context window before sending (default `true`).
+    pub fn context_check(&self) -> bool {
+        self.context_check.unwrap_or(true)
+    }
+
     /// The embedding dimensions to request, when set.
     pub fn dimensions(&self) -> Option<u32> {
         self.dimensions
@@ -405,6 +435,8 @@ pub(crate) struct RoleDoc {
     pub(crate) tpm: Option<u32>,
     pub(crate) price: Option<ModelPrice>,
     pub(crate) dimensions: Option<u32>,
+    pub(crate) shaping: Option<ShapingPolicy>,
+    pub(crate) context_check: Option<bool>,
 }
 
 impl RoleDoc {
@@ -445,6 +477,8 @@ impl RoleDoc {
                         first_chunk_timeout: base.first_chunk_timeout,
                         idle_timeout: base.idle_timeout,
                         dimensions: base.dimensions,
+                        shaping: base.shaping,
+                        context_check: base.context_check,
                         ..ModelRole::new(provider, base.model.clone())
                     };
                 }
@@ -468,6 +502,8 @@ impl RoleDoc {
         role.tpm = d.tpm.or(role.tpm);
         role.price = d.price.or(role.price);
         role.dimensions = d.dimensions.or(role.dimensions);
+        role.shaping = d.shaping.or(role.shaping);
+        role.context_check = d.context_check.or(role.context_check);
         Ok(role)
     }
 }

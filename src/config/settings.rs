@@ -231,6 +231,15 @@ impl Settings {
         self.models.role(name)
     }
 
+    /// The model catalog the providers shape requests with: the
+    /// [built-in catalog](crate::llm::catalog::Catalog::builtin) with the config's `[[catalog]]` entries
+    /// (and the profile's) merged over it, the config winning (see [`ModelConfig::catalog`]). Without
+    /// entries this is the shared built-in catalog; with entries it is built on each call, so call it
+    /// once and keep the `Arc`.
+    pub fn catalog(&self) -> std::sync::Arc<crate::llm::catalog::Catalog> {
+        self.models.catalog()
+    }
+
     /// The API key of role `name`, read from the variable the role names
     /// ([`ModelRole::api_key_env`]) or set with [`SettingsBuilder::api_key`]; `None` when unset or empty.
     pub fn api_key(&self, role: &str) -> Option<&Secret> {

@@ -13,9 +13,11 @@ use crate::layer::drain::DrainHandle;
 use crate::layer::fallback::{Fallback, FallbackConfig};
 use crate::layer::logging::LoggingConfig;
 use crate::layer::metrics::MetricsConfig;
+use crate::layer::preflight::ContextCheckConfig;
 use crate::layer::rate_limit::RateLimitConfig;
 use crate::layer::retry::RetryConfig;
 use crate::layer::{LayerExt, LlmStackExt};
+use crate::llm::catalog::Catalog;
 use crate::llm::{LlmProvider, LlmProviderExt, PriceTable};
 use crate::prompt::{DirPromptRegistry, MemoryPromptRegistry, PromptRegistry};
 use crate::vector::{MemoryVectorStore, Metric, VectorStore};
@@ -101,14 +103,17 @@ impl Settings {
     ///
     /// ```text
     /// Drain → Metrics → Logging → Cache (when ENABLE_CACHING) → Cost (when prices are known)
-    ///   → Fallback over the chain roles, each: Defaults → RateLimit (when rpm/tpm) → Retry
-    ///     → CircuitBreaker → Timeout → the provider
+    ///   → Fallback over the chain roles, each: Defaults → ContextCheck → RateLimit (when rpm/tpm)
+    ///     → Retry → CircuitBreaker → Timeout → the provider (shaped by the model catalog)
     /// ```
     ///
     /// The chain is `primary`, `fallback`, then other `fallback*` roles in name order. Each role's
     /// temperature and max tokens fill in requests that leave them unset (`Defaults`), so they reach the
-    /// rate limiter's estimate too. Prices come from each role's `price`. The pin policy of the profile
-    /// is applied first.
+    /// rate limiter's estimate and the context check too. The context check (on unless a role sets
+    /// `context_check = false`) refuses, before sending, a request the model's context window cannot
+    /// hold; the providers shape each request by the catalog ([`Settings::catalog`]: the built-in one and
+    /// the config's `[[catalog]]` entries) with the role's `shaping` policy. Prices come from each role's
+    /// `price`. The pin policy of the profile is applied first.
     ///
     /// # Errors
     /// [`ErrorKind::Config`](crate::ErrorKind::Config): no `primary` role, a floating model under a
@@ -305,7 +310,8 @@ impl Settings {
             .boxed())
     }
 
-    /// One role's provider with its own stack: Defaults → RateLimit → Retry → CircuitBreaker → Timeout.
+    /// One role's provider with its own stack: Defaults → ContextCheck (chat roles, unless the role turns
+    /// it off) → RateLimit → Retry → CircuitBreaker → Timeout.
     fn role_stack(
         &self,
         name: &str,
@@ -327,6 +333,12 @@ impl Settings {
                 limits = limits.tokens_per_minute(tpm);
             }
             llm = llm.with_rate_limit(limits.build()?).boxed();
+        }
+        if !embedding && role.context_check() {
+            // Above the rate limit, so a call refused here reserves no tokens.
+            llm = llm
+                .with_context_check(ContextCheckConfig::new().catalog(self.catalog()))
+                .boxed();
         }
         let defaults = RequestDefaults::new()
             .temperature(role.temperature())
@@ -365,17 +377,25 @@ impl Settings {
                 role.model()
             )));
         }
+        let catalog = self.catalog();
         if kind == ProviderKind::Anthropic {
-            return anthropic(role, key);
+            return anthropic(role, key, catalog);
         }
-        openai(role, key, embedding)
+        openai(role, key, embedding, catalog)
     }
 }
 
 #[cfg(feature = "anthropic")]
-fn anthropic(role: &ModelRole, key: Option<crate::Secret>) -> Result<Arc<dyn LlmProvider>> {
+fn anthropic(
+    role: &ModelRole,
+    key: Option<crate::Secret>,
+    catalog: Arc<Catalog>,
+) -> Result<Arc<dyn LlmProvider>> {
     use crate::llm::{Anthropic, AnthropicConfig};
-    let mut config = AnthropicConfig::builder().model(role.model());
+    let mut config = AnthropicConfig::builder()
+        .model(role.model())
+        .catalog(catalog)
+        .shaping(role.shaping());
     if let Some(url) = role.effective_base_url() {
         config = config.base_url(url);
     }
@@ -392,7 +412,11 @@ fn anthropic(role: &ModelRole, key: Option<crate::Secret>) -> Result<Arc<dyn Llm
 }
 
 #[cfg(not(feature = "anthropic"))]
-fn anthropic(role: &ModelRole, _key: Option<crate::Secret>) -> Result<Arc<dyn LlmProvider>> {
+fn anthropic(
+    role: &ModelRole,
+    _key: Option<crate::Secret>,
+    _catalog: Arc<Catalog>,
+) -> Result<Arc<dyn LlmProvider>> {
     Err(Error::config(format!(
         "model `{}` uses provider `anthropic`: enable the cargo feature `anthropic`",
         role.model()
@@ -404,12 +428,15 @@ fn openai(
     role: &ModelRole,
     key: Option<crate::Secret>,
     embedding: bool,
+    catalog: Arc<Catalog>,
 ) -> Result<Arc<dyn LlmProvider>> {
     use crate::llm::{OpenAi, OpenAiConfig};
     let kind = role.provider();
     let mut config = OpenAiConfig::builder()
         .model(role.model())
-        .provider_name(kind.as_str());
+        .provider_name(kind.as_str())
+        .catalog(catalog)
+        .shaping(role.shaping());
     if embedding {
         config = config.embedding_model(role.model());
     }
@@ -436,6 +463,7 @@ fn openai(
     role: &ModelRole,
     _key: Option<crate::Secret>,
     _embedding: bool,
+    _catalog: Arc<Catalog>,
 ) -> Result<Arc<dyn LlmProvider>> {
     Err(Error::config(format!(
         "model `{}` uses provider `{}`: enable the cargo feature `openai`",

@@ -32,6 +32,11 @@
 //! | `input.sha256`, `output.sha256` | [`ContentPolicy::Hash`] only |
 //! | `input.text`, `output.text` | [`ContentPolicy::Full`] only |
 //!
+//! The call's span (`gen_ai.chat` / `gen_ai.embeddings`) carries the operation, provider, requested model
+//! and request id, and `api_version`: the API version the provider pinned (Anthropic's
+//! `anthropic-version`, Azure OpenAI's `api-version`), recorded by the provider when it sends the request,
+//! so a subscriber that prints span fields shows it next to the model.
+//!
 //! A stream that ends without its done event is an error with `error.type = "decode"` (what the
 //! collector would report).
 //!
@@ -330,6 +335,9 @@ fn llm_span(
             gen_ai.operation.name = operation,
             gen_ai.provider.name = provider,
             gen_ai.request.model = model,
+            // The provider's pinned API version (Anthropic's `anthropic-version`, Azure's `api-version`),
+            // recorded by the provider when it sends the request.
+            api_version = tracing::field::Empty,
             request_id = request_id,
         )
     } else {
@@ -342,6 +350,9 @@ fn llm_span(
             gen_ai.operation.name = operation,
             gen_ai.provider.name = provider,
             gen_ai.request.model = model,
+            // The provider's pinned API version (Anthropic's `anthropic-version`, Azure's `api-version`),
+            // recorded by the provider when it sends the request.
+            api_version = tracing::field::Empty,
             request_id = request_id,
         )
     }

@@ -20,6 +20,7 @@
 //!  Cost           prices each answer by the model that answered (cost_usd; a final cost event on streams)
 //!  Fallback ───────────────────────────────┬──────────────────────────────┐
 //!    │ primary                             │ next                          │ ...
+//!  ContextCheck  refuse what cannot fit   ContextCheck   (per provider: each model has its own window)
 //!  RateLimit   reserve tokens, reconcile  RateLimit                       ...
 //!  Retry       backoff, Retry-After       Retry
 //!  CircuitBreaker  fail fast when dead    CircuitBreaker
@@ -30,8 +31,9 @@
 //! Why this order: the timeout is per attempt so a hung attempt is retried; the circuit breaker sees
 //! every attempt and, once open, fails fast with `CircuitOpen`, which retry does not retry and fallback
 //! skips at once; the rate limiter sits above retry so its own refusal (a local `RateLimited`) is never
-//! retried and one logical call reserves tokens once; the cache sits above the fallback so a hit costs
-//! no provider; logging and metrics see what the caller sees (cache hits included); drain is outermost
+//! retried and one logical call reserves tokens once; cost sits above the fallback so each answer is
+//! priced by the model that actually gave it, and below the cache so a hit keeps the cost it was stored
+//! with; the cache sits above the fallback so a hit costs no provider; logging and metrics see what the caller sees (cache hits included); drain is outermost
 //! so it can refuse new calls before anything else runs.
 //!
 //! ```
@@ -46,7 +48,7 @@
 //! use twelve_factor_ai::layer::retry::RetryConfig;
 //! use twelve_factor_ai::layer::timeout::TimeoutConfig;
 //! use twelve_factor_ai::layer::{LayerExt, LlmStackExt};
-//! use twelve_factor_ai::llm::{LlmProvider, LlmProviderExt, Scripted};
+//! use twelve_factor_ai::llm::{LlmProvider, LlmProviderExt, ModelPrice, PriceTable, Scripted};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> twelve_factor_ai::Result<()> {
@@ -61,8 +63,12 @@
 //! let primary = per_provider(Scripted::new("primary-2024-01-01").echo_when_empty())?;
 //! let backup = per_provider(Scripted::new("backup-2024-01-01").echo_when_empty())?;
 //!
+//! let prices = PriceTable::new()
+//!     .with_price("primary-2024-01-01", ModelPrice::new(2.5, 10.0))
+//!     .with_price("backup-2024-01-01", ModelPrice::new(3.0, 15.0));
 //! let (llm, drain) = primary
 //!     .with_fallback([backup], FallbackConfig::default())
+//!     .with_prices(prices)
 //!     .with_cache(CacheConfig::default())
 //!     .with_logging(LoggingConfig::default())
 //!     .with_metrics(MetricsConfig::default())
@@ -91,6 +97,7 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 mod observe;
+pub mod preflight;
 pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
@@ -103,6 +110,7 @@ use drain::{Drain, DrainHandle};
 use fallback::{Fallback, FallbackConfig};
 use logging::{Logging, LoggingConfig};
 use metrics::{Metrics, MetricsConfig};
+use preflight::{ContextCheck, ContextCheckConfig};
 use rate_limit::{RateLimit, RateLimitConfig};
 use retry::{Retry, RetryConfig};
 use timeout::{Timeout, TimeoutConfig};
@@ -133,6 +141,12 @@ pub trait LlmStackExt: LlmProvider + Sized {
     /// Retries transient failures with backoff, honouring `Retry-After`.
     fn with_retry(self, config: RetryConfig) -> Retry<Self> {
         Retry::new(self, config)
+    }
+
+    /// Refuses a chat call whose estimated input plus requested output exceeds the model's context
+    /// window (from the model catalog) with `ContextLengthExceeded`, before anything is sent.
+    fn with_context_check(self, config: ContextCheckConfig) -> ContextCheck<Self> {
+        ContextCheck::new(self, config)
     }
 
     /// Limits requests and tokens per minute, reserving before each call and reconciling after it.

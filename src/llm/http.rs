@@ -172,12 +172,14 @@ impl Transport {
         url: &str,
         body: Vec<u8>,
     ) -> Result<(ResponseMeta, Bytes)> {
+        // Kept (a reference count, no copy) so an error can name the model the request asked for.
+        let sent = Bytes::from(body);
         let request = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(self.options.request_timeout)
-            .body(body);
+            .body(sent.clone());
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let meta = ResponseMeta {
             request_id: request_id(response.headers()),
@@ -187,7 +189,7 @@ impl Transport {
             // Headers are only kept on the error path, where Retry-After matters.
             let headers = response.headers().clone();
             let body = self.read_body(response).await?;
-            return Err(self.status_error(status, &headers, &body));
+            return Err(self.status_error(status, &headers, &body, Some(&sent)));
         }
         Ok((meta, self.read_body(response).await?))
     }
@@ -199,12 +201,13 @@ impl Transport {
         url: &str,
         body: Vec<u8>,
     ) -> Result<(ResponseMeta, reqwest::Response)> {
+        let sent = Bytes::from(body);
         let request = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .body(body);
+            .body(sent.clone());
         let response = tokio::time::timeout(self.options.request_timeout, request.send())
             .await
             .map_err(|_| self.timeout_error("waiting for the stream to start"))?
@@ -226,7 +229,7 @@ impl Transport {
                 .await
                 .map_err(|_| self.timeout_error("reading an error body"))??;
             if !(200..300).contains(&status) {
-                return Err(self.status_error(status, &headers, &body));
+                return Err(self.status_error(status, &headers, &body, Some(&sent)));
             }
             let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             if value.get("error").is_some_and(|e| !e.is_null()) {
@@ -258,7 +261,7 @@ impl Transport {
         if !(200..300).contains(&status) {
             let headers = response.headers().clone();
             let body = self.read_body(response).await?;
-            return Err(self.status_error(status, &headers, &body));
+            return Err(self.status_error(status, &headers, &body, None));
         }
         self.read_body(response).await.map(drop)
     }
@@ -339,11 +342,21 @@ impl Transport {
             .with_source(err.without_url())
     }
 
-    /// Maps a non-2xx response to an error.
-    pub(crate) fn status_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    /// Maps a non-2xx response to an error. `request` is the JSON body that was sent, read only here
+    /// (on the error path) for the model it named, so a rejected parameter can be explained per model.
+    pub(crate) fn status_error(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        request: Option<&[u8]>,
+    ) -> Error {
         let info = ErrorInfo::parse(body);
-        let kind = classify(Some(status), &info);
-        let message = scrub(&info.describe(), self.key.as_ref());
+        let (kind, message) = match parameter_hint(status, &self.provider, &info, request) {
+            Some(hint) => (ErrorKind::InvalidRequest, hint),
+            None => (classify(Some(status), &info), info.describe()),
+        };
+        let message = scrub(&message, self.key.as_ref());
         let mut err = Error::new(kind, message)
             .with_status(status)
             .with_provider(self.provider.clone());
@@ -587,6 +600,8 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
 pub(crate) struct ErrorInfo {
     pub(crate) error_type: Option<String>,
     pub(crate) code: Option<String>,
+    /// The request parameter the error is about (OpenAI's `param`), when the body names one.
+    pub(crate) param: Option<String>,
     pub(crate) message: String,
 }
 
@@ -617,6 +632,7 @@ impl ErrorInfo {
             Some(e) if e.is_object() => ErrorInfo {
                 error_type: text(e.get("type")),
                 code: text(e.get("code")),
+                param: text(e.get("param")),
                 message: truncate(&text(e.get("message")).unwrap_or_default(), 1000),
             },
             Some(serde_json::Value::String(s)) => ErrorInfo {
@@ -653,6 +669,196 @@ impl ErrorInfo {
         }
         out
     }
+}
+
+/// The sampling parameters a model may refuse; the catalog's `sampling` setting leaves them out.
+const SAMPLING_PARAMS: [&str; 5] = [
+    "temperature",
+    "top_p",
+    "top_k",
+    "presence_penalty",
+    "frequency_penalty",
+];
+
+/// How a provider refused one request parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rejection {
+    /// Not accepted at all (OpenAI `unsupported_parameter`, Anthropic "is deprecated for this model");
+    /// `instead` is the parameter the provider named in its place.
+    Parameter {
+        param: String,
+        instead: Option<String>,
+    },
+    /// Accepted, but not with this value (OpenAI `unsupported_value`); `default_only` when the provider
+    /// said only the default is allowed.
+    Value { param: String, default_only: bool },
+    /// Two parameters that may not be sent together (Anthropic: `temperature` and `top_p`).
+    Together { first: String, second: String },
+}
+
+impl Rejection {
+    /// Reads a parameter refusal from an error body, in the words OpenAI and Anthropic use; `None` for
+    /// every other error.
+    fn read(info: &ErrorInfo) -> Option<Rejection> {
+        let code = info.code.as_deref().unwrap_or("").to_ascii_lowercase();
+        let message = info.message.as_str();
+        let lower = message.to_ascii_lowercase();
+        let param = || {
+            info.param
+                .clone()
+                .filter(|p| is_identifier(p))
+                .or_else(|| quoted(message, '\''))
+        };
+        if code == "unsupported_parameter" || lower.starts_with("unsupported parameter") {
+            let instead = lower
+                .find("use '")
+                .and_then(|i| quoted(&message[i..], '\''));
+            return Some(Rejection::Parameter {
+                param: param()?,
+                instead,
+            });
+        }
+        if code == "unsupported_value" || lower.starts_with("unsupported value") {
+            return Some(Rejection::Value {
+                param: param()?,
+                default_only: lower.contains("only the default"),
+            });
+        }
+        if let Some(at) = lower.find("is deprecated for this model") {
+            let word = message[..at].split_whitespace().last()?;
+            let param = word.trim_matches(['`', '\'', '"']);
+            return is_identifier(param).then(|| Rejection::Parameter {
+                param: param.to_owned(),
+                instead: None,
+            });
+        }
+        if lower.contains("cannot both be specified") {
+            let mut names = message
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|n| is_identifier(n));
+            let (first, second) = (names.next()?, names.next()?);
+            return Some(Rejection::Together {
+                first: first.to_owned(),
+                second: second.to_owned(),
+            });
+        }
+        None
+    }
+}
+
+/// A parameter name as providers write them: ASCII letters, digits and `_`, at most 64 characters.
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The first `q`-quoted identifier in `s` (`'max_tokens'` in "Unsupported parameter: 'max_tokens' is …").
+fn quoted(s: &str, q: char) -> Option<String> {
+    let mut parts = s.split(q);
+    parts.next()?;
+    parts.next().filter(|p| is_identifier(p)).map(str::to_owned)
+}
+
+/// The `model` a JSON request body named, read on the error path only.
+fn request_model(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ModelOnly {
+        model: Option<String>,
+    }
+    let model = serde_json::from_slice::<ModelOnly>(body).ok()?.model?;
+    Some(truncate(&model, 200))
+}
+
+/// The message for a 400 that refuses a request parameter: which parameter, for which model, and the
+/// model-catalog setting that makes the crate shape it away; the provider's own words follow. `None`
+/// for every other error, which keeps its message.
+fn parameter_hint(
+    status: u16,
+    provider: &str,
+    info: &ErrorInfo,
+    request: Option<&[u8]>,
+) -> Option<String> {
+    // OpenAI and Anthropic answer 400; FastAPI-based compatible servers (vLLM) may answer 422.
+    if !matches!(status, 400 | 422) {
+        return None;
+    }
+    let rejection = Rejection::read(info)?;
+    let model = request.and_then(request_model);
+    let model = model
+        .as_deref()
+        .map_or_else(|| "the model called".to_owned(), |m| format!("model `{m}`"));
+    let catalog = |setting: &str| {
+        format!(
+            "add the model to the model catalog under provider `{provider}` with `{setting}` (or update \
+             the crate: the built-in catalog shapes this for the models it knows)"
+        )
+    };
+    let sampling = |p: &str| SAMPLING_PARAMS.contains(&p);
+    let (param, advice) = match &rejection {
+        Rejection::Parameter { param, .. } if param == "max_tokens" => (
+            param,
+            format!(
+                "the model wants `max_completion_tokens`; {}",
+                catalog("output_tokens_param = \"max_completion_tokens\"")
+            ),
+        ),
+        Rejection::Parameter { param, .. } if param == "max_completion_tokens" => (
+            param,
+            format!(
+                "the model wants `max_tokens`; {}",
+                catalog("output_tokens_param = \"max_tokens\"")
+            ),
+        ),
+        Rejection::Parameter { param, .. } if sampling(param) => (
+            param,
+            format!(
+                "the model takes no sampling parameters, not even at their defaults; {}",
+                catalog("sampling = \"rejected\"")
+            ),
+        ),
+        Rejection::Value {
+            param,
+            default_only,
+        } if sampling(param) => (
+            param,
+            if *default_only {
+                format!(
+                    "the model accepts only the default value; {}",
+                    catalog("sampling = \"default_only\"")
+                )
+            } else {
+                format!(
+                    "the model does not accept this value; {}",
+                    catalog("sampling = \"default_only\"")
+                )
+            },
+        ),
+        Rejection::Parameter { param, instead } => (
+            param,
+            match instead {
+                Some(other) => {
+                    format!("the model wants `{other}`; leave `{param}` out of the request")
+                }
+                None => format!("the model does not take it; leave `{param}` out of the request"),
+            },
+        ),
+        Rejection::Value { param, .. } => (
+            param,
+            format!("the model does not accept this value; leave `{param}` out or change it"),
+        ),
+        Rejection::Together { first, second } => {
+            return Some(format!(
+                "{provider} rejected `{first}` together with `{second}` for {model}: the model takes only \
+                 one of them; set only one in the request [{}]",
+                info.describe()
+            ));
+        }
+    };
+    Some(format!(
+        "{provider} rejected `{param}` for {model}: {advice} [{}]",
+        info.describe()
+    ))
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -942,6 +1148,127 @@ mod tests {
         for (status, info, kind) in cases {
             assert_eq!(classify(status, &info), kind, "{status:?} {info:?}");
         }
+    }
+
+    #[test]
+    fn parameter_refusals_are_read() {
+        let openai = |code: &str, param: Option<&str>, m: &str| {
+            ErrorInfo::parse(
+                serde_json::json!({"error": {"type": "invalid_request_error", "code": code,
+                    "param": param, "message": m}})
+                .to_string()
+                .as_bytes(),
+            )
+        };
+        let anthropic = |m: &str| {
+            ErrorInfo::parse(
+                serde_json::json!({"type": "error", "error": {"type": "invalid_request_error", "message": m}})
+                    .to_string()
+                    .as_bytes(),
+            )
+        };
+        let cases = [
+            (
+                openai(
+                    "unsupported_parameter",
+                    Some("max_tokens"),
+                    "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                ),
+                Some(Rejection::Parameter {
+                    param: "max_tokens".into(),
+                    instead: Some("max_completion_tokens".into()),
+                }),
+            ),
+            // A gateway that keeps the message but drops `param` and `code`.
+            (
+                openai(
+                    "",
+                    None,
+                    "Unsupported parameter: 'max_tokens' is not supported with this model.",
+                ),
+                Some(Rejection::Parameter {
+                    param: "max_tokens".into(),
+                    instead: None,
+                }),
+            ),
+            (
+                openai(
+                    "unsupported_value",
+                    Some("temperature"),
+                    "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported.",
+                ),
+                Some(Rejection::Value {
+                    param: "temperature".into(),
+                    default_only: true,
+                }),
+            ),
+            (
+                anthropic("`temperature` is deprecated for this model."),
+                Some(Rejection::Parameter {
+                    param: "temperature".into(),
+                    instead: None,
+                }),
+            ),
+            (
+                anthropic("top_k is deprecated for this model."),
+                Some(Rejection::Parameter {
+                    param: "top_k".into(),
+                    instead: None,
+                }),
+            ),
+            (
+                anthropic(
+                    "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+                ),
+                Some(Rejection::Together {
+                    first: "temperature".into(),
+                    second: "top_p".into(),
+                }),
+            ),
+            (anthropic("max_tokens: Field required"), None),
+            (
+                openai(
+                    "context_length_exceeded",
+                    Some("messages"),
+                    "This model's maximum context length is 8192 tokens",
+                ),
+                None,
+            ),
+            (
+                openai("unsupported_parameter", Some("max tokens!"), "Unsupported"),
+                None,
+            ),
+        ];
+        for (info, want) in cases {
+            assert_eq!(Rejection::read(&info), want, "{info:?}");
+        }
+    }
+
+    #[test]
+    fn parameter_hints_name_parameter_model_and_setting() {
+        let body = br#"{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}"#;
+        let info = ErrorInfo::parse(body);
+        let request = br#"{"model":"o3-2025-04-16","messages":[],"max_tokens":500}"#;
+        let hint = parameter_hint(400, "openai", &info, Some(request)).unwrap();
+        assert!(
+            hint.starts_with(
+                "openai rejected `max_tokens` for model `o3-2025-04-16`: the model wants \
+                 `max_completion_tokens`; add the model to the model catalog under provider `openai` \
+                 with `output_tokens_param = \"max_completion_tokens\"`"
+            ),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("Unsupported parameter: 'max_tokens'"),
+            "{hint}"
+        );
+        // Without the request body the model is not named, but the hint stays.
+        let hint = parameter_hint(400, "openai", &info, None).unwrap();
+        assert!(hint.contains("for the model called:"), "{hint}");
+        // Only client errors get a hint.
+        assert_eq!(parameter_hint(500, "openai", &info, Some(request)), None);
+        assert_eq!(request_model(b"not json"), None);
+        assert_eq!(request_model(br#"{"messages":[]}"#), None);
     }
 
     #[test]

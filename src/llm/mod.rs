@@ -7,6 +7,7 @@
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
+pub mod catalog;
 mod embed;
 #[cfg(feature = "http")]
 pub(crate) mod http;
@@ -19,6 +20,7 @@ mod provider;
 mod request;
 mod response;
 mod scripted;
+mod shaping;
 pub mod sse;
 mod stream;
 
@@ -39,4 +41,5 @@ pub use request::{
 };
 pub use response::{ChatResponse, FinishReason, Usage};
 pub use scripted::{Chunk, EmbedReply, Reply, Scripted};
+pub use shaping::ShapingPolicy;
 pub use stream::{ChatStream, StreamCollector, StreamEvent, collect};

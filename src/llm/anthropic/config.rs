@@ -2,16 +2,21 @@
 //! flags, extra headers and transport options.
 
 use std::fmt;
+use std::sync::Arc;
 
-use crate::llm::HttpOptions;
+use crate::llm::catalog::Catalog;
+use crate::llm::{HttpOptions, ShapingPolicy};
 use crate::{Error, Result, Secret};
 
 /// The official endpoint. Like the `ANTHROPIC_BASE_URL` variable of the official SDKs it has no version
 /// path: the provider appends `/v1/messages`.
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 
-/// The `anthropic-version` sent unless the builder sets another: `2023-06-01` is the stable version that
-/// every Anthropic model accepts, and newer features come through `anthropic-beta` flags instead.
+/// The `anthropic-version` sent unless the builder sets another: `2023-06-01` is the version every Messages
+/// API feature of this crate is written and tested against, and every Anthropic model still accepts it
+/// (newer features come through `anthropic-beta` flags). `2026-10-21`, which the official SDKs' 2026
+/// majors send, changes the auth header and refuses sampling parameters on every model; pin it with
+/// [`AnthropicConfigBuilder::version`] once your host is ready for that.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// The output limit sent when a request sets none: the Messages API requires `max_tokens` on every call.
@@ -53,6 +58,8 @@ pub struct AnthropicConfig {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) http: HttpOptions,
     pub(crate) provider_name: String,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) shaping: ShapingPolicy,
 }
 
 impl AnthropicConfig {
@@ -75,7 +82,8 @@ impl AnthropicConfig {
         &self.model
     }
 
-    /// Whether an API key is set (it is sent as `x-api-key`).
+    /// Whether an API key is set (it is sent as `x-api-key`, or `Authorization: Bearer` with
+    /// `anthropic-version` 2026-10-21).
     pub fn has_api_key(&self) -> bool {
         self.api_key.is_some()
     }
@@ -109,6 +117,27 @@ impl AnthropicConfig {
     pub fn provider_name(&self) -> &str {
         &self.provider_name
     }
+
+    /// The model catalog requests are shaped by (default [`Catalog::builtin`]).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// What happens to a parameter the called model or the pinned version does not accept (default
+    /// [`ShapingPolicy::Drop`]).
+    pub fn shaping(&self) -> ShapingPolicy {
+        self.shaping
+    }
+
+    /// The provider names the catalog is searched under, in order: this provider's name, then
+    /// `"anthropic"` (an instance renamed to tell two apart still calls Anthropic's models).
+    pub fn catalog_providers(&self) -> Vec<&str> {
+        let mut names = vec![self.provider_name.as_str()];
+        if self.provider_name != DEFAULT_PROVIDER_NAME {
+            names.push(DEFAULT_PROVIDER_NAME);
+        }
+        names
+    }
 }
 
 /// Shows header names with their values redacted: extra headers often carry a proxy's credentials.
@@ -134,6 +163,8 @@ impl fmt::Debug for AnthropicConfig {
             .field("headers", &RedactedHeaders(&self.headers))
             .field("http", &self.http)
             .field("provider_name", &self.provider_name)
+            .field("catalog_entries", &self.catalog.len())
+            .field("shaping", &self.shaping)
             .finish()
     }
 }
@@ -172,6 +203,8 @@ pub struct AnthropicConfigBuilder {
     headers: Vec<(String, String)>,
     http: Option<HttpOptions>,
     provider_name: Option<String>,
+    catalog: Option<Arc<Catalog>>,
+    shaping: Option<ShapingPolicy>,
 }
 
 impl fmt::Debug for AnthropicConfigBuilder {
@@ -189,7 +222,8 @@ impl fmt::Debug for AnthropicConfigBuilder {
             .field("headers", &RedactedHeaders(&self.headers))
             .field("http", &self.http)
             .field("provider_name", &self.provider_name)
-            .finish()
+            .field("shaping", &self.shaping)
+            .finish_non_exhaustive()
     }
 }
 
@@ -223,7 +257,8 @@ impl AnthropicConfigBuilder {
         self
     }
 
-    /// The API key, sent as `x-api-key`. Required for the official endpoint; an empty key counts as none.
+    /// The API key, sent as `x-api-key` (as `Authorization: Bearer` with `anthropic-version` 2026-10-21).
+    /// Required for the official endpoint; an empty key counts as none.
     pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
         self.api_key = Some(key.into());
         self
@@ -236,8 +271,15 @@ impl AnthropicConfigBuilder {
         self
     }
 
-    /// The `anthropic-version` header. Default `2023-06-01`, the stable version every Anthropic model
-    /// accepts; newer features are enabled with [`beta`](Self::beta) flags, not new versions.
+    /// The `anthropic-version` header, pinned. Default `2023-06-01`: the version every Messages API feature
+    /// of this crate is written against, which every Anthropic model still accepts; newer features are
+    /// enabled with [`beta`](Self::beta) flags.
+    ///
+    /// The version decides the request rules: with `2026-10-21` the key is sent as
+    /// `Authorization: Bearer` instead of `x-api-key`, and `temperature` / `top_p` are left out on every
+    /// model (or refused, with [`ShapingPolicy::Strict`]). A version this crate does not know gets the
+    /// rules of the newest known version at or before its date, with one warning when the provider is
+    /// built.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
@@ -274,6 +316,20 @@ impl AnthropicConfigBuilder {
     /// tell apart two instances, or an Anthropic-compatible server.
     pub fn provider_name(mut self, name: impl Into<String>) -> Self {
         self.provider_name = Some(name.into());
+        self
+    }
+
+    /// The model catalog that shapes requests (default [`Catalog::builtin`]); an empty catalog
+    /// (`Arc::new(Catalog::new())`) sends every request as given, except for the version's rules.
+    pub fn catalog(mut self, catalog: Arc<Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// What happens to a parameter the called model or the pinned version does not accept (default
+    /// [`ShapingPolicy::Drop`]: left out, with one warning per model and parameter).
+    pub fn shaping(mut self, policy: ShapingPolicy) -> Self {
+        self.shaping = Some(policy);
         self
     }
 
@@ -337,6 +393,8 @@ impl AnthropicConfigBuilder {
             headers: self.headers,
             http,
             provider_name,
+            catalog: self.catalog.unwrap_or_else(Catalog::builtin),
+            shaping: self.shaping.unwrap_or_default(),
         };
         // Header names and values are checked here, so `Anthropic::new` has nothing left to refuse.
         super::default_headers(&config)?;

@@ -13,10 +13,23 @@
 //!   are not sent.
 //! - `max_tokens` is the request's, else [`AnthropicConfigBuilder::max_tokens`] (the API requires one).
 //! - `temperature`, `top_p`, stop sequences, tools and tool choice map one to one (`Required` is
-//!   `{"type":"any"}`). `seed` is best-effort by definition and is not sent, as Anthropic has none.
+//!   `{"type":"any"}`), after request shaping (below). `seed` is best-effort by definition and is not
+//!   sent, as Anthropic has none.
 //! - `presence_penalty`, `frequency_penalty` and a JSON or JSON-schema response format have no
 //!   Messages API equivalent: such a request fails with [`ErrorKind::Unsupported`] naming the parameter,
 //!   never silently ignoring it.
+//!
+//! # Request shaping and the pinned API version
+//!
+//! The [catalog](crate::llm::catalog) entry of the model actually called (the request's model, else the
+//! pinned one; looked up under [`AnthropicConfig::catalog_providers`]) decides whether `temperature` and
+//! `top_p` are sent: models with `sampling = "rejected"` (Claude Opus 4.7 and later) get neither. The
+//! pinned `anthropic-version` ([`AnthropicConfigBuilder::version`], default `2023-06-01`) adds its own
+//! rules: `2026-10-21` refuses sampling parameters on every model and wants the key as
+//! `Authorization: Bearer` instead of `x-api-key`. A parameter left out is logged once per model and
+//! parameter ([`ShapingPolicy::Drop`](crate::llm::ShapingPolicy::Drop), the default) or refused before
+//! sending ([`ShapingPolicy::Strict`](crate::llm::ShapingPolicy::Strict)). The version in use is recorded
+//! as `api_version` on the current span (the `Logging` wrapper's call span), next to the model.
 //!
 //! # How responses map back
 //!
@@ -29,6 +42,7 @@
 
 mod config;
 mod stream;
+mod version;
 mod wire;
 
 use std::fmt;
@@ -42,9 +56,12 @@ pub use config::{
     AnthropicConfigBuilder,
 };
 
+use super::catalog::Sampling;
 use super::http::{Transport, event_stream, header_name, header_value};
+use super::shaping::{Cause, Param, Shaper};
 use super::{ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider};
 use crate::{Error, ErrorKind, Result};
+use version::Rules;
 
 /// The longest a health check waits (or the request timeout, when that is shorter): a health probe that
 /// takes longer than this is a failure worth reporting, not worth waiting for.
@@ -89,6 +106,8 @@ pub struct Anthropic {
     transport: Transport,
     messages_url: String,
     models_url: String,
+    shaper: Shaper,
+    rules: Rules,
 }
 
 impl fmt::Debug for Anthropic {
@@ -105,6 +124,24 @@ impl Anthropic {
     /// # Errors
     /// [`ErrorKind::Config`] when the HTTP client cannot be built.
     pub fn new(config: AnthropicConfig) -> Result<Anthropic> {
+        let (rules, known) = Rules::of(&config.version);
+        if !known {
+            tracing::warn!(
+                gen_ai.provider.name = config.provider_name.as_str(),
+                api_version = config.version.as_str(),
+                "anthropic-version {} is not one this crate knows (2023-06-01, {}): requests follow the \
+                 rules of {} (auth header, sampling parameters); pin a known version to be sure",
+                config.version,
+                version::NEWEST_KNOWN,
+                rules.name()
+            );
+        }
+        tracing::debug!(
+            gen_ai.provider.name = config.provider_name.as_str(),
+            gen_ai.request.model = config.model.as_str(),
+            api_version = config.version.as_str(),
+            "Anthropic provider built"
+        );
         let headers = default_headers(&config)?;
         let transport = Transport::new(
             &config.provider_name,
@@ -115,6 +152,8 @@ impl Anthropic {
         Ok(Anthropic {
             messages_url: format!("{}/v1/messages", config.base_url),
             models_url: format!("{}/v1/models", config.base_url),
+            shaper: Shaper::new(config.catalog.clone(), config.shaping),
+            rules,
             config,
             transport,
         })
@@ -139,9 +178,37 @@ impl Anthropic {
         let named = |e: Error| e.with_provider(self.config.provider_name.clone());
         req.validate().map_err(named)?;
         let model = req.model_or(&self.config.model);
-        let body =
-            wire::encode_request(req, model, self.config.max_tokens, stream).map_err(named)?;
+        let sampled = self.shape(req, model).map_err(named)?;
+        let body = wire::encode_shaped(req, model, self.config.max_tokens, stream, sampled)
+            .map_err(named)?;
         Ok((model.to_owned(), body))
+    }
+
+    /// The sampling values to send to `model`: the pinned version's rules, else the model's catalog entry
+    /// (see the [module docs](self)). Records the version on the current span.
+    fn shape(&self, req: &ChatRequest, model: &str) -> Result<wire::Sampled> {
+        // A no-op unless the current span declares the field (the Logging wrapper's span does).
+        tracing::Span::current().record("api_version", self.config.version.as_str());
+        let providers = self.config.catalog_providers();
+        let info = self.shaper.lookup(&providers, model);
+        let cause = if self.rules.rejects_sampling() {
+            Cause::ApiVersion {
+                header: "anthropic-version",
+                version: &self.config.version,
+            }
+        } else {
+            Cause::Catalog(info.map_or(Sampling::Accepted, |i| i.sampling))
+        };
+        let [temperature, top_p] = self.shaper.sampling(
+            &self.config.provider_name,
+            model,
+            cause,
+            [
+                Param::new("temperature", req.temperature, 1.0),
+                Param::new("top_p", req.top_p, 1.0),
+            ],
+        )?;
+        Ok(wire::Sampled { temperature, top_p })
     }
 }
 
@@ -154,12 +221,21 @@ pub(crate) fn stream_decoder(
     stream::StreamDecoder::new(ctx, max_event_bytes)
 }
 
-/// The headers of every request: `x-api-key` (sensitive), `anthropic-version`, `anthropic-beta`, then the
-/// extra headers, which replace defaults of the same name.
+/// The headers of every request: the key (sensitive; `x-api-key`, or `Authorization: Bearer` when the
+/// version wants it), `anthropic-version`, `anthropic-beta`, then the extra headers, which replace defaults
+/// of the same name.
 fn default_headers(config: &AnthropicConfig) -> Result<HeaderMap> {
     let mut headers = HeaderMap::new();
     if let Some(key) = &config.api_key {
-        headers.insert("x-api-key", header_value("x-api-key", key.expose(), true)?);
+        if Rules::of(&config.version).0.bearer_auth() {
+            let bearer = format!("Bearer {}", key.expose());
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                header_value("authorization", &bearer, true)?,
+            );
+        } else {
+            headers.insert("x-api-key", header_value("x-api-key", key.expose(), true)?);
+        }
     }
     headers.insert(
         "anthropic-version",
@@ -246,6 +322,21 @@ mod tests {
             "extra headers replace defaults"
         );
         assert_eq!(h["x-trace"], "t");
+    }
+
+    #[test]
+    fn version_2026_10_21_authenticates_with_bearer() {
+        let config = AnthropicConfig::builder()
+            .model("m")
+            .api_key("sk-ant-k")
+            .version("2026-10-21")
+            .build()
+            .unwrap();
+        let h = default_headers(&config).unwrap();
+        assert!(h.get("x-api-key").is_none());
+        assert_eq!(h["authorization"], "Bearer sk-ant-k");
+        assert!(h["authorization"].is_sensitive());
+        assert_eq!(h["anthropic-version"], "2026-10-21");
     }
 
     #[test]

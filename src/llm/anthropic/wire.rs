@@ -96,18 +96,44 @@ enum WireToolChoice<'a> {
     None,
 }
 
-/// Encodes a (validated) request as a Messages API body for `model`, with `default_max_tokens` when the
-/// request sets none.
-///
-/// # Errors
-/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for parameters the Messages API does not have;
-/// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for tool-call arguments that are not a
-/// JSON object, a malformed `data:` image URL, or a conversation without user or assistant content.
+/// The sampling values to send, after request shaping (the catalog's and the API version's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Sampled {
+    pub(crate) temperature: Option<f32>,
+    pub(crate) top_p: Option<f32>,
+}
+
+/// [`encode_shaped`] with the request's own sampling values.
+#[cfg(test)]
 pub(crate) fn encode_request(
     req: &ChatRequest,
     model: &str,
     default_max_tokens: u32,
     stream: bool,
+) -> Result<Vec<u8>> {
+    let sampled = Sampled {
+        temperature: req.temperature,
+        top_p: req.top_p,
+    };
+    encode_shaped(req, model, default_max_tokens, stream, sampled)
+}
+
+/// Encodes a (validated) request as a Messages API body for `model`, with `default_max_tokens` when the
+/// request sets none, and the `sampled` values in place of the request's own.
+///
+/// The wire format has no `document` blocks and no `citations` on text blocks, so nothing it encodes
+/// can break the rules `anthropic-version` 2026-10-21 adds for those.
+///
+/// # Errors
+/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for parameters the Messages API does not have;
+/// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for tool-call arguments that are not a
+/// JSON object, a malformed `data:` image URL, or a conversation without user or assistant content.
+pub(crate) fn encode_shaped(
+    req: &ChatRequest,
+    model: &str,
+    default_max_tokens: u32,
+    stream: bool,
+    sampled: Sampled,
 ) -> Result<Vec<u8>> {
     if req.presence_penalty.is_some() {
         return Err(unsupported_param("presence_penalty"));
@@ -134,8 +160,8 @@ pub(crate) fn encode_request(
         max_tokens: req.max_tokens.unwrap_or(default_max_tokens),
         system: system_text(&req.messages)?,
         messages: encode_messages(&req.messages)?,
-        temperature: req.temperature,
-        top_p: req.top_p,
+        temperature: sampled.temperature,
+        top_p: sampled.top_p,
         stop_sequences: &req.stop,
         tools: req
             .tools

@@ -1,7 +1,10 @@
 //! [`OpenAiConfig`] and its builder.
 
-use crate::llm::HttpOptions;
+use std::sync::Arc;
+
+use crate::llm::catalog::Catalog;
 use crate::llm::http::{header_name, header_value, redact_url};
+use crate::llm::{HttpOptions, ShapingPolicy};
 use crate::{Error, Result, Secret};
 
 /// The official endpoint, with the version path (the OpenAI SDKs' `OPENAI_BASE_URL` convention).
@@ -49,6 +52,8 @@ pub struct OpenAiConfig {
     pub(crate) provider_name: String,
     pub(crate) azure_api_version: Option<String>,
     pub(crate) embedding_batch_size: usize,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) shaping: ShapingPolicy,
 }
 
 impl std::fmt::Debug for OpenAiConfig {
@@ -72,6 +77,8 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("provider_name", &self.provider_name)
             .field("azure_api_version", &self.azure_api_version)
             .field("embedding_batch_size", &self.embedding_batch_size)
+            .field("catalog_entries", &self.catalog.len())
+            .field("shaping", &self.shaping)
             .finish()
     }
 }
@@ -121,6 +128,28 @@ impl OpenAiConfig {
     pub fn http(&self) -> &HttpOptions {
         &self.http
     }
+
+    /// The model catalog requests are shaped by (default [`Catalog::builtin`]).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// What happens to a parameter the called model does not accept (default [`ShapingPolicy::Drop`]).
+    pub fn shaping(&self) -> ShapingPolicy {
+        self.shaping
+    }
+
+    /// The provider names the catalog is searched under, in order: this provider's name, then `"openai"`
+    /// for OpenAI itself and for Azure OpenAI (which serves OpenAI's models). Other OpenAI-compatible
+    /// servers (Ollama, vLLM, llama.cpp, LiteLLM: any other provider name) are looked up under their own
+    /// name only, so they keep `max_tokens` and sampling unless the catalog has entries for them.
+    pub fn catalog_providers(&self) -> Vec<&str> {
+        let mut names = vec![self.provider_name.as_str()];
+        if self.azure_api_version.is_some() && self.provider_name != "openai" {
+            names.push("openai");
+        }
+        names
+    }
 }
 
 /// Builds an [`OpenAiConfig`]; [`build`](OpenAiConfigBuilder::build) reports the first bad value.
@@ -137,6 +166,8 @@ pub struct OpenAiConfigBuilder {
     provider_name: Option<String>,
     azure_api_version: Option<String>,
     embedding_batch_size: Option<usize>,
+    catalog: Option<Arc<Catalog>>,
+    shaping: Option<ShapingPolicy>,
 }
 
 impl std::fmt::Debug for OpenAiConfigBuilder {
@@ -149,6 +180,7 @@ impl std::fmt::Debug for OpenAiConfigBuilder {
                 "headers",
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
+            .field("shaping", &self.shaping)
             .finish_non_exhaustive()
     }
 }
@@ -232,8 +264,13 @@ impl OpenAiConfigBuilder {
     }
 
     /// Targets Azure OpenAI: the key goes in the `api-key` header and every URL carries
-    /// `api-version=<version>`. The base URL is the deployment URL
+    /// `api-version=<version>`, pinned here (Azure has no default version: pin the one you tested, such
+    /// as `2024-10-21`, the GA version). The base URL is the deployment URL
     /// (`https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT`).
+    ///
+    /// Requests are shaped by the catalog's `"openai"` entries (Azure serves OpenAI's models), found by
+    /// [`model`](Self::model): set it to the deployed model's id (`gpt-4o-2024-08-06`), not the deployment
+    /// name, or the model is unknown to the catalog and requests go out unshaped (with one warning).
     pub fn azure(mut self, api_version: impl Into<String>) -> Self {
         self.azure_api_version = Some(api_version.into());
         self
@@ -243,6 +280,21 @@ impl OpenAiConfigBuilder {
     /// lists are split into batches sent one after another.
     pub fn embedding_batch_size(mut self, size: usize) -> Self {
         self.embedding_batch_size = Some(size);
+        self
+    }
+
+    /// The model catalog that shapes requests (default [`Catalog::builtin`]); pass a catalog merged with
+    /// the host's own entries, or an empty one (`Arc::new(Catalog::new())`) to send every request as
+    /// given.
+    pub fn catalog(mut self, catalog: Arc<Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// What happens to a parameter the called model does not accept (default
+    /// [`ShapingPolicy::Drop`]: left out, with one warning per model and parameter).
+    pub fn shaping(mut self, policy: ShapingPolicy) -> Self {
+        self.shaping = Some(policy);
         self
     }
 
@@ -316,6 +368,8 @@ impl OpenAiConfigBuilder {
             provider_name,
             azure_api_version: self.azure_api_version,
             embedding_batch_size,
+            catalog: self.catalog.unwrap_or_else(Catalog::builtin),
+            shaping: self.shaping.unwrap_or_default(),
         })
     }
 }

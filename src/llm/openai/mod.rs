@@ -1,5 +1,22 @@
 //! The OpenAI provider (Chat Completions and Embeddings APIs), which also serves every OpenAI-compatible
 //! server (Ollama, vLLM, llama.cpp server, LiteLLM, Groq, Together) and Azure OpenAI.
+//!
+//! # Request shaping
+//!
+//! Each chat request is shaped by the [catalog](crate::llm::catalog) entry of the model actually called
+//! (the request's model, else the pinned one), found under the names of
+//! [`OpenAiConfig::catalog_providers`]:
+//! - `output_tokens_param = "max_completion_tokens"` (o-series, GPT-5): the request's `max_tokens` is sent
+//!   as `max_completion_tokens`;
+//! - `sampling = "default_only"`: `temperature`, `top_p` and the penalties are sent only at their defaults
+//!   (1, 1, 0); other values are left out with one warning per model and parameter
+//!   ([`ShapingPolicy::Drop`](crate::llm::ShapingPolicy::Drop)), or refused before sending
+//!   ([`ShapingPolicy::Strict`](crate::llm::ShapingPolicy::Strict)); `sampling = "rejected"` leaves out
+//!   any value;
+//! - `system_prompt = "developer_role"`: system messages go with role `developer`.
+//!
+//! A model the catalog does not know is sent as given (`max_tokens`, every parameter, role `system`) with
+//! one warning per model. OpenAI-compatible servers are looked up under their own provider name only.
 
 mod config;
 mod stream;
@@ -12,14 +29,16 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 
 pub use config::{OPENAI_BASE_URL, OPENAI_EMBEDDING_BATCH, OpenAiConfig, OpenAiConfigBuilder};
 
+use crate::llm::catalog::SystemPrompt;
 use crate::llm::http::{ErrorInfo, Transport, event_stream, header_name, header_value};
+use crate::llm::shaping::{Cause, Param, Shaper};
 use crate::llm::{
     ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, LlmProvider, ToolCall,
     Usage,
 };
 use crate::{Error, Result};
 use stream::OpenAiStreamDecoder;
-use wire::{ChatBody, ChatCompletion, EmbedBody, EmbeddingList, finish_reason};
+use wire::{ChatBody, ChatCompletion, EmbedBody, EmbeddingList, Shape, finish_reason};
 
 /// An [`LlmProvider`] speaking the OpenAI Chat Completions and Embeddings APIs.
 ///
@@ -51,6 +70,7 @@ pub struct OpenAi {
     chat_url: String,
     embeddings_url: String,
     models_url: String,
+    shaper: Shaper,
 }
 
 impl OpenAi {
@@ -91,6 +111,14 @@ impl OpenAi {
             headers,
             config.api_key.clone(),
         )?;
+        if let Some(version) = &config.azure_api_version {
+            tracing::debug!(
+                gen_ai.provider.name = config.provider_name.as_str(),
+                gen_ai.request.model = config.model.as_str(),
+                api_version = version.as_str(),
+                "Azure OpenAI provider built"
+            );
+        }
         let query = config
             .azure_api_version
             .as_ref()
@@ -106,6 +134,7 @@ impl OpenAi {
             _ => format!("{base}/models{query}"),
         };
         Ok(OpenAi {
+            shaper: Shaper::new(config.catalog.clone(), config.shaping),
             chat_url: format!("{base}/chat/completions{query}"),
             embeddings_url: format!("{base}/embeddings{query}"),
             models_url,
@@ -125,6 +154,41 @@ impl OpenAi {
     /// The configuration.
     pub fn config(&self) -> &OpenAiConfig {
         &self.config
+    }
+
+    /// What the catalog entry of `model` makes of `req` (see the [module docs](self)); also records the
+    /// Azure `api-version` on the current span, next to the model.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) under the strict shaping policy.
+    fn shape(&self, req: &ChatRequest, model: &str) -> Result<Shape> {
+        if let Some(version) = &self.config.azure_api_version {
+            // A no-op unless the current span declares the field (the Logging wrapper's span does).
+            tracing::Span::current().record("api_version", version.as_str());
+        }
+        let providers = self.config.catalog_providers();
+        let Some(info) = self.shaper.lookup(&providers, model) else {
+            return Ok(Shape::as_given(req));
+        };
+        let [temperature, top_p, presence_penalty, frequency_penalty] = self.shaper.sampling(
+            &self.config.provider_name,
+            model,
+            Cause::Catalog(info.sampling),
+            [
+                Param::new("temperature", req.temperature, 1.0),
+                Param::new("top_p", req.top_p, 1.0),
+                Param::new("presence_penalty", req.presence_penalty, 0.0),
+                Param::new("frequency_penalty", req.frequency_penalty, 0.0),
+            ],
+        )?;
+        Ok(Shape {
+            temperature,
+            top_p,
+            presence_penalty,
+            frequency_penalty,
+            output_tokens: info.output_tokens_param,
+            developer_role: info.system_prompt == SystemPrompt::DeveloperRole,
+        })
     }
 
     fn decode_chat(
@@ -259,7 +323,8 @@ impl LlmProvider for OpenAi {
     async fn chat(&self, req: ChatRequest) -> Result<ChatResponse> {
         req.validate()?;
         let model = req.model_or(&self.config.model);
-        let body = encode(&ChatBody::new(&req, model, false))?;
+        let shape = self.shape(&req, model)?;
+        let body = encode(&ChatBody::new(&req, model, false, &shape))?;
         let (meta, bytes) = self.transport.post_json(&self.chat_url, body).await?;
         self.decode_chat(&bytes, model, meta.request_id)
     }
@@ -267,7 +332,8 @@ impl LlmProvider for OpenAi {
     async fn chat_stream(&self, req: ChatRequest) -> Result<ChatStream> {
         req.validate()?;
         let model = req.model_or(&self.config.model);
-        let body = encode(&ChatBody::new(&req, model, true))?;
+        let shape = self.shape(&req, model)?;
+        let body = encode(&ChatBody::new(&req, model, true, &shape))?;
         let (meta, response) = self.transport.post_stream(&self.chat_url, body).await?;
         let decoder = OpenAiStreamDecoder::new(
             self.config.http.max_event_bytes,

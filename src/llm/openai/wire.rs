@@ -5,10 +5,39 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::llm::catalog::OutputTokensParam;
 use crate::llm::{
     ChatRequest, ContentPart, EmbedRequest, FinishReason, Message, ResponseFormat, Role,
     ToolChoice, Usage,
 };
+
+/// What request shaping decided for one request: the sampling values to send (after the catalog's rules),
+/// the output-token parameter's name, and the system prompt's role.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Shape {
+    pub(crate) temperature: Option<f32>,
+    pub(crate) top_p: Option<f32>,
+    pub(crate) presence_penalty: Option<f32>,
+    pub(crate) frequency_penalty: Option<f32>,
+    pub(crate) output_tokens: OutputTokensParam,
+    /// Send system messages with role `developer` (OpenAI's reasoning models).
+    pub(crate) developer_role: bool,
+}
+
+impl Shape {
+    /// The request as given: every value, `max_tokens`, role `system` (an unknown model, today's
+    /// behaviour).
+    pub(crate) fn as_given(req: &ChatRequest) -> Self {
+        Shape {
+            temperature: req.temperature,
+            top_p: req.top_p,
+            presence_penalty: req.presence_penalty,
+            frequency_penalty: req.frequency_penalty,
+            output_tokens: OutputTokensParam::MaxTokens,
+            developer_role: false,
+        }
+    }
+}
 
 #[derive(Serialize)]
 pub(crate) struct ChatBody<'a> {
@@ -20,6 +49,8 @@ pub(crate) struct ChatBody<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,17 +172,23 @@ struct WireJsonSchema<'a> {
 }
 
 impl<'a> ChatBody<'a> {
-    pub(crate) fn new(req: &'a ChatRequest, model: &'a str, stream: bool) -> Self {
+    pub(crate) fn new(req: &'a ChatRequest, model: &'a str, stream: bool, shape: &Shape) -> Self {
+        let completion = shape.output_tokens == OutputTokensParam::MaxCompletionTokens;
         ChatBody {
             model,
-            messages: req.messages.iter().map(WireMessage::from_message).collect(),
-            temperature: req.temperature,
-            top_p: req.top_p,
-            max_tokens: req.max_tokens,
+            messages: req
+                .messages
+                .iter()
+                .map(|m| WireMessage::from_message(m, shape.developer_role))
+                .collect(),
+            temperature: shape.temperature,
+            top_p: shape.top_p,
+            max_tokens: req.max_tokens.filter(|_| !completion),
+            max_completion_tokens: req.max_tokens.filter(|_| completion),
             stop: &req.stop,
             seed: req.seed,
-            presence_penalty: req.presence_penalty,
-            frequency_penalty: req.frequency_penalty,
+            presence_penalty: shape.presence_penalty,
+            frequency_penalty: shape.frequency_penalty,
             tools: req
                 .tools
                 .iter()
@@ -199,7 +236,7 @@ impl<'a> ChatBody<'a> {
 }
 
 impl<'a> WireMessage<'a> {
-    fn from_message(m: &'a Message) -> Self {
+    fn from_message(m: &'a Message, developer_role: bool) -> Self {
         let only_text = m.content.iter().all(|p| p.as_text().is_some());
         let content = if m.content.is_empty() {
             // An assistant turn that only called tools has `content: null`; others send "".
@@ -234,7 +271,10 @@ impl<'a> WireMessage<'a> {
             )
         };
         WireMessage {
-            role: m.role.as_str(),
+            role: match m.role {
+                Role::System if developer_role => "developer",
+                role => role.as_str(),
+            },
             content,
             name: m.name.as_deref(),
             tool_calls: m
@@ -465,7 +505,9 @@ mod tests {
             })
             .build()
             .unwrap();
-        let body = serde_json::to_value(ChatBody::new(&req, "gpt-4o-2024-08-06", true)).unwrap();
+        let shape = Shape::as_given(&req);
+        let body =
+            serde_json::to_value(ChatBody::new(&req, "gpt-4o-2024-08-06", true, &shape)).unwrap();
         assert_eq!(
             body,
             json!({
@@ -492,11 +534,37 @@ mod tests {
                 "stream_options": {"include_usage": true}
             })
         );
+        let hi = ChatRequest::user("hi");
         let plain =
-            serde_json::to_value(ChatBody::new(&ChatRequest::user("hi"), "m", false)).unwrap();
+            serde_json::to_value(ChatBody::new(&hi, "m", false, &Shape::as_given(&hi))).unwrap();
         assert_eq!(
             plain,
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        );
+    }
+
+    #[test]
+    fn shaped_body_uses_max_completion_tokens_and_the_developer_role() {
+        let req = ChatRequest::builder()
+            .system("be brief")
+            .user("hi")
+            .temperature(0.2)
+            .max_tokens(500)
+            .build()
+            .unwrap();
+        let shape = Shape {
+            temperature: None,
+            output_tokens: OutputTokensParam::MaxCompletionTokens,
+            developer_role: true,
+            ..Shape::as_given(&req)
+        };
+        let body = serde_json::to_value(ChatBody::new(&req, "o3", false, &shape)).unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "o3", "messages": [
+                {"role": "developer", "content": "be brief"},
+                {"role": "user", "content": "hi"}
+            ], "max_completion_tokens": 500})
         );
     }
 

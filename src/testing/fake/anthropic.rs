@@ -284,6 +284,16 @@ pub fn error(status: u16, error_type: &str, message: &str) -> FakeReply {
     FakeReply::json(status, body).with_header("request-id", &request_id)
 }
 
+/// 400 `invalid_request_error` "`PARAM` is deprecated for this model.": what Claude Opus 4.7 and later
+/// (and every model under `anthropic-version: 2026-10-21`) answer to `temperature`, `top_p` or `top_k`.
+pub fn sampling_deprecated(param: &str) -> FakeReply {
+    error(
+        400,
+        "invalid_request_error",
+        &format!("`{param}` is deprecated for this model."),
+    )
+}
+
 /// 529 `overloaded_error`.
 pub fn overloaded() -> FakeReply {
     error(529, "overloaded_error", "Overloaded")

@@ -55,6 +55,14 @@
 //! Every response carries a request id: `request-id: req_…` for Anthropic requests (a `/messages` path or an
 //! `anthropic-version` header), `x-request-id: req_…` for all others, unless the reply sets that header itself.
 //!
+//! # Enforcing the real APIs' request rules
+//!
+//! [`FakeServer::enforcing`] (or [`FakeServer::start_with`] and a [`FakeRules`]) also refuses what the
+//! real APIs refuse, with their status and error body, before looking at the queue: `max_tokens` and
+//! non-default sampling values for OpenAI's o-series and GPT-5 models; `temperature` / `top_p` / `top_k`
+//! for Claude Opus 4.7 and later and for `anthropic-version: 2026-10-21`; the auth header each
+//! `anthropic-version` wants. [`FakeServer::start`] enforces none of these.
+//!
 //! # HTTP behaviour
 //!
 //! Requests are read by `Content-Length` or `Transfer-Encoding: chunked` (up to 16 MiB of body, else 413; up
@@ -70,6 +78,7 @@
 
 mod echo;
 mod http;
+mod rules;
 mod server;
 
 pub mod anthropic;
@@ -77,6 +86,7 @@ pub mod openai;
 
 use std::time::Duration;
 
+pub use rules::FakeRules;
 pub use server::FakeServer;
 
 /// One request the server received, as the client sent it.

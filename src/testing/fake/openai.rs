@@ -369,6 +369,40 @@ pub fn context_length_exceeded() -> FakeReply {
     )
 }
 
+/// 400 `invalid_request_error`, `param: "max_tokens"`, `code: "unsupported_parameter"`: what OpenAI's
+/// reasoning models (o-series, GPT-5) answer to `max_tokens`.
+pub fn max_tokens_unsupported() -> FakeReply {
+    FakeReply::json(
+        400,
+        error_json(
+            Some("invalid_request_error"),
+            Some("unsupported_parameter"),
+            Some("max_tokens"),
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use \
+             'max_completion_tokens' instead.",
+        ),
+    )
+}
+
+/// 400 `invalid_request_error`, `code: "unsupported_value"`: what OpenAI's reasoning models answer to a
+/// sampling parameter other than its default (`unsupported_value("temperature", &json!(0.2), 1.0)`:
+/// "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is
+/// supported.").
+pub fn unsupported_value(param: &str, value: &Value, default: f64) -> FakeReply {
+    FakeReply::json(
+        400,
+        error_json(
+            Some("invalid_request_error"),
+            Some("unsupported_value"),
+            Some(param),
+            &format!(
+                "Unsupported value: '{param}' does not support {value} with this model. Only the \
+                 default ({default}) value is supported."
+            ),
+        ),
+    )
+}
+
 /// 400 for a prompt rejected by the content filter, as Azure OpenAI sends it: `code: "content_filter"`,
 /// `param: "prompt"`, `type: null`, with an `innererror` naming the policy.
 pub fn content_filtered() -> FakeReply {

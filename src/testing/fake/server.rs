@@ -10,7 +10,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::echo::{self, Family};
 use super::http::{self, Conn, Framing, Gone, ReadError};
-use super::{FakeReply, Fault, RecordedRequest, StreamEnd, new_id};
+use super::{FakeReply, FakeRules, Fault, RecordedRequest, StreamEnd, new_id};
 
 /// A fake LLM provider: a real HTTP/1.1 server on `127.0.0.1` (an ephemeral port) that answers queued
 /// [`FakeReply`]s in order, and by echo when the queue is empty (see the [module docs](super)).
@@ -33,6 +33,7 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     request_count: watch::Sender<usize>,
     disconnects: watch::Sender<usize>,
+    rules: FakeRules,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not take the server down with it).
@@ -67,8 +68,31 @@ impl std::fmt::Debug for FakeServer {
 }
 
 impl FakeServer {
-    /// Binds `127.0.0.1:0` and starts serving.
+    /// Binds `127.0.0.1:0` and starts serving, enforcing none of the real APIs' request rules
+    /// ([`FakeRules::none`]).
     pub async fn start() -> std::io::Result<FakeServer> {
+        FakeServer::start_with(FakeRules::none()).await
+    }
+
+    /// Starts a server that refuses what the real APIs refuse ([`FakeRules::real_apis`]): a client that
+    /// sends `max_tokens` to `o3`, or `temperature` to `claude-opus-4-7`, gets the real 400.
+    ///
+    /// ```
+    /// use twelve_factor_ai::testing::fake::{FakeRules, FakeServer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = FakeServer::enforcing().await?;
+    /// assert_eq!(server.rules(), FakeRules::real_apis());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn enforcing() -> std::io::Result<FakeServer> {
+        FakeServer::start_with(FakeRules::real_apis()).await
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving, enforcing `rules`.
+    pub async fn start_with(rules: FakeRules) -> std::io::Result<FakeServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -76,6 +100,7 @@ impl FakeServer {
             requests: Mutex::new(Vec::new()),
             request_count: watch::Sender::new(0),
             disconnects: watch::Sender::new(0),
+            rules,
         });
         let accept = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         Ok(FakeServer {
@@ -83,6 +108,11 @@ impl FakeServer {
             shared,
             accept,
         })
+    }
+
+    /// The request rules this server enforces.
+    pub fn rules(&self) -> FakeRules {
+        self.shared.rules
     }
 
     /// The address the server listens on.
@@ -190,7 +220,12 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             }
         };
         let family = echo::family(&request);
-        let reply = shared.next_reply().unwrap_or_else(|| echo::reply(&request));
+        // An enforced rule refuses first, as the real API does, and leaves the queue alone.
+        let reply = shared
+            .rules
+            .check(&request)
+            .or_else(|| shared.next_reply())
+            .unwrap_or_else(|| echo::reply(&request));
         shared.record(request);
         match respond(&mut conn, reply, family, keep_alive, &shared).await {
             After::KeepAlive if keep_alive => {}

@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench --bench stack_overhead`. The stack is drain → metrics (a `DebuggingRecorder` is
 //! installed) → logging (a tracing registry is installed; a second figure adds `fmt`) → cache (every call a miss that is then
-//! written) → cost (prices known) → fallback (primary answers) → rate limit (limits high enough never to wait) → retry →
+//! written) → cost (prices known) → fallback (primary answers) → context check (the model is in the
+//! catalog) → rate limit (limits high enough never to wait) → retry →
 //! circuit breaker → timeout → `Scripted`. Both sides build the same request per call, so the difference is
 //! the wrappers' own cost.
 
@@ -18,10 +19,12 @@ use twelve_factor_ai::layer::circuit::CircuitConfig;
 use twelve_factor_ai::layer::fallback::FallbackConfig;
 use twelve_factor_ai::layer::logging::LoggingConfig;
 use twelve_factor_ai::layer::metrics::MetricsConfig;
+use twelve_factor_ai::layer::preflight::ContextCheckConfig;
 use twelve_factor_ai::layer::rate_limit::RateLimitConfig;
 use twelve_factor_ai::layer::retry::RetryConfig;
 use twelve_factor_ai::layer::timeout::TimeoutConfig;
 use twelve_factor_ai::layer::{LayerExt, LlmStackExt};
+use twelve_factor_ai::llm::catalog::{Catalog, ModelInfo, ModelKind};
 use twelve_factor_ai::llm::{
     ChatRequest, LlmProvider, LlmProviderExt, ModelPrice, PriceTable, Scripted,
 };
@@ -42,6 +45,7 @@ fn full_stack() -> Arc<dyn LlmProvider> {
                     .build()
                     .expect("rate limit config"),
             )
+            .with_context_check(context_check())
             .boxed()
     };
     let (stack, _drain) = per_provider(scripted("primary-2024-01-01"))
@@ -55,6 +59,17 @@ fn full_stack() -> Arc<dyn LlmProvider> {
         .with_metrics(MetricsConfig::default())
         .with_drain();
     Arc::new(stack)
+}
+
+/// A catalog that knows both scripted models, so the context check estimates every request.
+fn context_check() -> ContextCheckConfig {
+    let mut catalog = Catalog::new();
+    for model in ["primary-2024-01-01", "backup-2024-01-01"] {
+        catalog.insert(
+            ModelInfo::new("scripted", model, ModelKind::Chat).with_context_window(128_000),
+        );
+    }
+    ContextCheckConfig::new().catalog(catalog)
 }
 
 fn prices() -> PriceTable {
@@ -136,6 +151,10 @@ fn per_layer_report(rt: &tokio::runtime::Runtime) {
                 .boxed(),
         ),
         ("cost", s().with_prices(prices()).boxed()),
+        (
+            "context check",
+            s().with_context_check(context_check()).boxed(),
+        ),
         (
             "cache (miss + write)",
             s().with_cache(CacheConfig::default()).boxed(),

@@ -162,7 +162,21 @@ async fn prod_caches_deterministic_requests_and_refuses_memory_conversations() {
     );
     let err = services(&vars).unwrap_err();
     assert!(err.message().contains("not in this release"), "{err}");
+    assert!(
+        err.message().starts_with("CONVERSATION_STORE_URL="),
+        "{err}"
+    );
     assert!(!err.to_string().contains("hunter2"), "{err}");
+    // The same URL from REDIS_URL alone is named as such.
+    vars.remove("CONVERSATION_STORE_URL");
+    vars.insert("REDIS_URL", "redis://:hunter2@127.0.0.1:6379".into());
+    let err = services(&vars).unwrap_err();
+    assert!(err.message().starts_with("REDIS_URL="), "{err}");
+    vars.remove("REDIS_URL");
+    vars.insert(
+        "CONVERSATION_STORE_URL",
+        "redis://:hunter2@127.0.0.1:6379".into(),
+    );
 
     // The model stack itself builds in prod, with the cache the prod profile turns on.
     let settings = settings(&vars).unwrap();
@@ -204,6 +218,12 @@ async fn dev_builds_everything_offline_with_memory_stores_and_the_prompts_folder
     let (oa, an) = servers().await;
     let mut vars = env("dev", &oa, &an);
     vars.remove("CONVERSATION_STORE_URL");
+    // A service's own DATABASE_URL must not stop it from starting in dev while the PostgreSQL
+    // conversation store is not here yet: conversations stay in memory, with a warning.
+    vars.insert(
+        "DATABASE_URL",
+        "postgres://app:hunter2@127.0.0.1/app".into(),
+    );
     let s = services(&vars).unwrap();
     // dev: a local Ollama model (no key needed), conversations and vectors in memory.
     assert_eq!(s.llm.name(), "ollama");
@@ -335,4 +355,34 @@ async fn roles_are_shaped_by_the_catalog_and_the_role_policy() {
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert!(err.message().contains("temperature"), "{err}");
     assert_eq!(oa.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn two_roles_pricing_one_model_differently_is_a_config_error() {
+    use twelve_factor_ai::config::{ModelConfig, ModelRole, ProviderKind};
+    use twelve_factor_ai::llm::ModelPrice;
+
+    let (oa, _an) = servers().await;
+    let role = |price: f64| {
+        ModelRole::new(ProviderKind::OpenAi, "gpt-4o-2024-08-06")
+            .with_base_url(oa.openai_base_url())
+            .with_price(ModelPrice::new(price, 10.0))
+    };
+    let settings = |backup_price: f64| {
+        Settings::builder()
+            .role(ModelConfig::PRIMARY, role(2.5))
+            .role(ModelConfig::FALLBACK, role(backup_price))
+            .api_key(ModelConfig::PRIMARY, OPENAI_KEY)
+            .api_key(ModelConfig::FALLBACK, OPENAI_KEY)
+            .build()
+            .unwrap()
+    };
+    assert!(settings(2.5).build_llm(&DrainHandle::new()).is_ok());
+    let err = settings(5.0).build_llm(&DrainHandle::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.message().contains("different prices"), "{err}");
+    assert!(
+        err.message().contains("`primary`") && err.message().contains("`fallback`"),
+        "{err}"
+    );
 }

@@ -228,6 +228,22 @@ async fn the_default_config_uses_the_builtin_catalog() {
 }
 
 #[tokio::test]
+async fn an_azure_provider_is_checked_against_openais_models() {
+    // Azure OpenAI serves OpenAI's models under the provider name "azure".
+    let model = "gpt-4o-2024-08-06";
+    let inner = Arc::new(Scripted::new(model).with_name("azure").echo_when_empty());
+    let unchecked = Arc::clone(&inner).with_context_check(ContextCheckConfig::default());
+    let checked =
+        Arc::clone(&inner).with_context_check(ContextCheckConfig::default().also_as("openai"));
+    let huge = request(1_000_000, Some(500));
+    unchecked.chat(huge.clone()).await.unwrap();
+    let err = checked.chat(huge).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded);
+    assert_eq!(err.provider(), Some("azure"));
+    assert_eq!(inner.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn a_fallback_chain_moves_on_to_a_larger_window() {
     let small = Arc::new(Scripted::new(SMALL).echo_when_empty());
     let large = Arc::new(Scripted::new(LARGE).echo_when_empty());

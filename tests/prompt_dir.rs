@@ -813,6 +813,15 @@ async fn non_utf8_files_and_unknown_extensions() {
     assert_eq!(prompts.list().await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn an_unclosed_tag_is_a_load_error_not_a_panic() {
+    // An unclosed `{%` right before a multi-byte character once sliced inside it.
+    let dir = TempDir::with("unclosed", &[("hello.j2", "Hello {% \u{20ac}")]);
+    let err = load_err(&dir);
+    assert_eq!(err.kind(), twelve_factor_ai::ErrorKind::Template, "{err}");
+    assert!(err.message().contains("hello.j2"), "{err}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn symlinks_outside_the_folder_are_refused() {

@@ -281,6 +281,17 @@ impl Settings {
             .or(self.database_url.as_ref())
     }
 
+    /// The variable [`conversation_store_url`](Self::conversation_store_url) came from, for messages.
+    pub(crate) fn conversation_store_url_source(&self) -> &'static str {
+        if self.conversation_store_url.is_some() {
+            "CONVERSATION_STORE_URL"
+        } else if self.redis_url.is_some() {
+            "REDIS_URL"
+        } else {
+            "DATABASE_URL"
+        }
+    }
+
     /// The prompt folder.
     pub fn prompts_dir(&self) -> &Path {
         &self.prompts_dir

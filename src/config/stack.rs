@@ -130,9 +130,24 @@ impl Settings {
         }
         let mut prices = PriceTable::new();
         let mut providers = Vec::with_capacity(chain.len());
+        let mut priced_by: Vec<(&str, &str)> = Vec::new(); // (model, role)
         for (name, role) in &chain {
             if let Some(price) = role.price() {
-                prices.insert(role.model(), *price);
+                // One table keyed by model id: two roles that price one model differently would
+                // silently share the last price.
+                if let Some(earlier) = prices.insert(role.model(), *price) {
+                    if earlier != *price {
+                        let other = priced_by
+                            .iter()
+                            .find(|(model, _)| *model == role.model())
+                            .map_or("another role", |(_, role)| *role);
+                        return Err(Error::config(format!(
+                            "model roles `{other}` and `{name}` both call `{}` with different prices; give them the same price",
+                            role.model()
+                        )));
+                    }
+                }
+                priced_by.push((role.model(), name));
             }
             providers.push(self.role_stack(name, role, false)?);
         }
@@ -184,45 +199,59 @@ impl Settings {
     /// | URL | store |
     /// |---|---|
     /// | `memory://` | [`MemoryConversationStore`]; refused in `prod` (state would die with the process) |
-    /// | `redis://`, `rediss://`, `postgres://`, `postgresql://` | not in this release: a config error saying so |
+    /// | `redis://`, `rediss://`, `postgres://`, `postgresql://` | not in this release: a config error saying so, except in `dev`, which keeps conversations in memory with a warning (so a service's `REDIS_URL` or `DATABASE_URL` does not stop it from starting) |
     /// | unset | in memory with a warning in `dev`; an error in every other profile |
     ///
     /// # Errors
     /// [`ErrorKind::Config`](crate::ErrorKind::Config) as the table says, or for an unknown scheme.
     pub fn build_conversation_store(&self) -> Result<Arc<dyn ConversationStore>> {
         let profile = self.profile();
+        let dev = *profile == Profile::Dev;
+        let memory = || -> Arc<dyn ConversationStore> { Arc::new(MemoryConversationStore::new()) };
         let Some(url) = self.conversation_store_url() else {
-            if *profile == Profile::Dev {
+            if dev {
                 tracing::warn!(
                     "no CONVERSATION_STORE_URL (or REDIS_URL / DATABASE_URL): conversations are kept in memory and lost on restart (dev profile only)"
                 );
-                return Ok(Arc::new(MemoryConversationStore::new()));
+                return Ok(memory());
             }
             return Err(Error::config(format!(
                 "profile `{}` needs a conversation store: set CONVERSATION_STORE_URL (or REDIS_URL / DATABASE_URL) to a redis:// or postgres:// URL",
                 profile.name()
             )));
         };
+        // Name the variable the URL came from: CONVERSATION_STORE_URL falls back to REDIS_URL, then
+        // DATABASE_URL, which many services set for other reasons.
+        let source = self.conversation_store_url_source();
         match url.scheme() {
             Some("memory") => {
                 if profile.is_prod() {
-                    return Err(Error::config(
-                        "CONVERSATION_STORE_URL=memory:// is refused in the prod profile: conversation state must outlive the process (factor VI); use redis:// or postgres://",
-                    ));
+                    return Err(Error::config(format!(
+                        "{source}=memory:// is refused in the prod profile: conversation state must outlive the process (factor VI); use redis:// or postgres://"
+                    )));
                 }
                 tracing::warn!(
-                    "conversations are kept in memory (CONVERSATION_STORE_URL=memory://) and lost on restart"
+                    "conversations are kept in memory ({source}=memory://) and lost on restart"
                 );
-                Ok(Arc::new(MemoryConversationStore::new()))
+                Ok(memory())
             }
             Some(scheme @ ("redis" | "rediss" | "postgres" | "postgresql")) => {
+                if dev {
+                    // A service's REDIS_URL or DATABASE_URL must not stop it from starting in dev
+                    // while these stores are not here yet.
+                    tracing::warn!(
+                        url = %url.redacted(),
+                        "{source}: the {scheme} conversation store is not in this release of twelve-factor-ai; conversations are kept in memory and lost on restart (dev profile only)"
+                    );
+                    return Ok(memory());
+                }
                 Err(Error::config(format!(
-                    "CONVERSATION_STORE_URL={}: the {scheme} conversation store is not in this release of twelve-factor-ai; use memory:// outside production until it lands",
+                    "{source}={}: the {scheme} conversation store is not in this release of twelve-factor-ai; outside production use CONVERSATION_STORE_URL=memory:// until it lands",
                     url.redacted()
                 )))
             }
             _ => Err(Error::config(format!(
-                "CONVERSATION_STORE_URL={} has an unknown scheme; expected memory://, redis://, rediss://, postgres:// or postgresql://",
+                "{source}={} has an unknown scheme for a conversation store; expected memory://, redis://, rediss://, postgres:// or postgresql://",
                 url.redacted()
             ))),
         }
@@ -336,9 +365,11 @@ impl Settings {
         }
         if !embedding && role.context_check() {
             // Above the rate limit, so a call refused here reserves no tokens.
-            llm = llm
-                .with_context_check(ContextCheckConfig::new().catalog(self.catalog()))
-                .boxed();
+            let mut check = ContextCheckConfig::new().catalog(self.catalog());
+            if role.provider() == ProviderKind::Azure {
+                check = check.also_as(ProviderKind::OpenAi.as_str());
+            }
+            llm = llm.with_context_check(check).boxed();
         }
         let defaults = RequestDefaults::new()
             .temperature(role.temperature())

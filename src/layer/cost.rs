@@ -4,8 +4,8 @@
 //!
 //! | call | what it sets |
 //! |---|---|
-//! | `chat` | [`ChatResponse::cost_usd`], from the answer's usage and the model that answered ([`ChatResponse::response_model`], priced as answered by [`ChatResponse::provider`]) |
-//! | `chat_stream` | one final [`StreamEvent::Cost`] after the inner stream ends, computed from the stream's [`Usage`](StreamEvent::Usage) events and the model of its [`Start`](StreamEvent::Start) event (else the requested model), so a collected stream has the same `cost_usd` as the same answer from `chat` |
+//! | `chat` | [`ChatResponse::cost_usd`], from the answer's usage and the model that answered ([`ChatResponse::model`], priced as answered by [`ChatResponse::provider`]); when the table has no price for it, the model asked for ([`ChatResponse::requested_model`]: a config that pins and prices an alias gets answers from dated snapshots) |
+//! | `chat_stream` | one final [`StreamEvent::Cost`] after the inner stream ends, computed from the stream's [`Usage`](StreamEvent::Usage) events and the model of its [`Start`](StreamEvent::Start) event (else, or when that one has no price, the requested model), so a collected stream has the same `cost_usd` as the same answer from `chat` |
 //! | `embed`, `health_check` | nothing: forwarded unchanged ([`EmbedResponse`] has no cost field yet; [`ModelPrice::input_cost`] prices its usage) |
 //!
 //! A stream that fails, ends without its done event or is dropped gets no cost event: its usage is not
@@ -149,10 +149,22 @@ struct Pricer {
 }
 
 impl Pricer {
-    /// The cost of an answer of `model` from `provider` with `usage`, if the table prices it and the usage
+    /// The cost of an answer from `provider` with `usage`, if the table prices the model that answered
+    /// (`reported`, when the provider said) or else the model asked for (`requested`: a config that pins an
+    /// alias such as `gpt-4o` prices the alias, and the answer reports the dated snapshot), and the usage
     /// has the counts; warns once per unknown model.
-    fn cost(&self, provider: &str, model: &str, usage: &Usage) -> Option<f64> {
-        let Some(price) = self.prices.lookup(model, Some(provider)) else {
+    fn cost(
+        &self,
+        provider: &str,
+        reported: Option<&str>,
+        requested: &str,
+        usage: &Usage,
+    ) -> Option<f64> {
+        let found = reported
+            .and_then(|model| self.prices.lookup(model, Some(provider)))
+            .or_else(|| self.prices.lookup(requested, Some(provider)));
+        let model = reported.unwrap_or(requested);
+        let Some(price) = found else {
             self.unknown(provider, model);
             return None;
         };
@@ -218,11 +230,12 @@ impl Priced {
         if !self.saw_done || self.failed || (self.cached && self.had_cost) {
             return None;
         }
-        let model = self
-            .reported_model
-            .as_deref()
-            .unwrap_or(&self.requested_model);
-        let cost_usd = self.pricer.cost(&self.provider, model, &self.usage)?;
+        let cost_usd = self.pricer.cost(
+            &self.provider,
+            self.reported_model.as_deref(),
+            &self.requested_model,
+            &self.usage,
+        )?;
         Some(StreamEvent::Cost { cost_usd })
     }
 }
@@ -276,9 +289,12 @@ impl<P: LlmProvider> LlmProvider for Cost<P> {
     async fn chat(&self, req: ChatRequest) -> Result<ChatResponse> {
         let mut answer = self.inner.chat(req).await?;
         if !(answer.cached && answer.cost_usd.is_some()) {
-            let priced = self
-                .pricer
-                .cost(&answer.provider, answer.response_model(), &answer.usage);
+            let priced = self.pricer.cost(
+                &answer.provider,
+                answer.model.as_deref(),
+                &answer.requested_model,
+                &answer.usage,
+            );
             if priced.is_some() {
                 answer.cost_usd = priced;
             }
@@ -368,6 +384,28 @@ mod tests {
         let inner = Scripted::new("alias");
         let mut r = ChatResponse::text("scripted", "alias", "hi").with_usage(usage(1_000, 1_000));
         r.model = Some("m".into());
+        inner.push_response(r.clone());
+        inner.push_response(r);
+        let llm = Cost::new(inner, table());
+        assert_eq!(
+            llm.chat(ChatRequest::user("x")).await.unwrap().cost_usd,
+            Some(0.01)
+        );
+        assert_eq!(
+            llm.chat_collected(ChatRequest::user("x"))
+                .await
+                .unwrap()
+                .cost_usd,
+            Some(0.01)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unpriced_snapshot_is_priced_as_the_alias_that_was_asked_for() {
+        // The table prices "m" (what the config pinned); the answer reports a dated snapshot of it.
+        let inner = Scripted::new("m");
+        let mut r = ChatResponse::text("scripted", "m", "hi").with_usage(usage(1_000, 1_000));
+        r.model = Some("m-2024-08-06".into());
         inner.push_response(r.clone());
         inner.push_response(r);
         let llm = Cost::new(inner, table());

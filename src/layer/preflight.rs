@@ -76,6 +76,7 @@ pub struct ContextCheckConfig {
     catalog: Arc<Catalog>,
     estimator: Arc<dyn TokenEstimator>,
     tolerance_percent: u16,
+    also_as: Option<String>,
 }
 
 impl Default for ContextCheckConfig {
@@ -84,6 +85,7 @@ impl Default for ContextCheckConfig {
             catalog: Catalog::builtin(),
             estimator: Arc::new(CharsPerToken::default()),
             tolerance_percent: 0,
+            also_as: None,
         }
     }
 }
@@ -95,6 +97,7 @@ impl fmt::Debug for ContextCheckConfig {
             .field("catalog_entries", &self.catalog.len())
             .field("estimator", &self.estimator)
             .field("tolerance_percent", &self.tolerance_percent)
+            .field("also_as", &self.also_as)
             .finish()
     }
 }
@@ -121,6 +124,14 @@ impl ContextCheckConfig {
     /// is refused. Default 0.
     pub fn tolerance_percent(mut self, percent: u16) -> Self {
         self.tolerance_percent = percent;
+        self
+    }
+
+    /// A second provider name to look the model up under when the wrapped provider's own name has no
+    /// entry: `"openai"` for an Azure OpenAI provider, which serves OpenAI's models under the name
+    /// `azure` (the request shaping of [`OpenAi`](crate::llm::OpenAi) does the same).
+    pub fn also_as(mut self, provider: impl Into<String>) -> Self {
+        self.also_as = Some(provider.into());
         self
     }
 
@@ -219,7 +230,13 @@ impl<P: LlmProvider> ContextCheck<P> {
     fn check(&self, req: &ChatRequest) -> Result<()> {
         let provider = self.inner.name();
         let model = req.model_or(self.inner.model());
-        let Some(info) = self.config.catalog.lookup(provider, model) else {
+        let found = self.config.catalog.lookup(provider, model).or_else(|| {
+            self.config
+                .also_as
+                .as_deref()
+                .and_then(|other| self.config.catalog.lookup(other, model))
+        });
+        let Some(info) = found else {
             self.noted
                 .note(provider, model, "the model is not in the model catalog");
             return Ok(());

@@ -9,7 +9,7 @@
 // Only the HTTP providers shape requests; without them the policy type stays for config files.
 #![cfg_attr(not(feature = "http"), allow(dead_code))]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -135,10 +135,15 @@ impl Cause<'_> {
 pub(crate) struct Shaper {
     catalog: Arc<Catalog>,
     policy: ShapingPolicy,
-    /// `(model, what)` pairs already warned about; `what` is a parameter name or `""` for "not in the
-    /// catalog".
-    warned: Arc<Mutex<HashSet<(String, &'static str)>>>,
+    /// Per model, what it was already warned about: a parameter name, or `""` for "not in the catalog".
+    /// Keyed by model so the check on every request borrows instead of allocating; at most
+    /// [`MAX_WARNED_MODELS`] models (the model comes from requests, which a host may take from users).
+    warned: Arc<Mutex<HashMap<String, Vec<&'static str>>>>,
 }
+
+/// How many models a provider instance remembers warnings for; past it, new models are not warned about
+/// (the warnings so far have made the point, and the set must not grow without bound).
+const MAX_WARNED_MODELS: usize = 1024;
 
 impl Shaper {
     pub(crate) fn new(catalog: Arc<Catalog>, policy: ShapingPolicy) -> Self {
@@ -149,13 +154,26 @@ impl Shaper {
         }
     }
 
-    /// True the first time `(model, what)` is seen by this instance (and its clones).
+    /// True the first time `(model, what)` is seen by this instance (and its clones), while fewer than
+    /// [`MAX_WARNED_MODELS`] models have been seen.
     fn first_time(&self, model: &str, what: &'static str) -> bool {
         let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
-        if warned.contains(&(model.to_owned(), what)) {
+        if let Some(seen) = warned.get_mut(model) {
+            if seen.contains(&what) {
+                return false;
+            }
+            seen.push(what);
+            return true;
+        }
+        if warned.len() >= MAX_WARNED_MODELS {
+            tracing::debug!(
+                gen_ai.request.model = model,
+                "request shaping: not warning about model {model} (already warned about {MAX_WARNED_MODELS} models)"
+            );
             return false;
         }
-        warned.insert((model.to_owned(), what))
+        warned.insert(model.to_owned(), vec![what]);
+        true
     }
 
     /// The catalog entry of `model` under the first of `providers` that has one. When none has, the
@@ -229,6 +247,24 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
     use crate::llm::catalog::ModelKind;
+
+    #[test]
+    fn warnings_are_remembered_per_model_and_bounded() {
+        let shaper = Shaper::new(Arc::new(Catalog::new()), ShapingPolicy::Drop);
+        assert!(shaper.first_time("m", ""));
+        assert!(!shaper.first_time("m", ""));
+        assert!(shaper.first_time("m", "temperature"));
+        assert!(!shaper.first_time("m", "temperature"));
+        for i in 1..MAX_WARNED_MODELS {
+            assert!(shaper.first_time(&format!("m{i}"), ""));
+        }
+        // Full: a new model is not remembered (nor warned about); known ones still answer.
+        assert!(!shaper.first_time("one-more", ""));
+        assert!(!shaper.first_time("one-more", ""));
+        assert!(shaper.first_time("m", "top_p"));
+        let warned = shaper.warned.lock().unwrap();
+        assert_eq!(warned.len(), MAX_WARNED_MODELS);
+    }
 
     #[test]
     fn rejects_follows_the_sampling_rule() {

@@ -30,7 +30,7 @@ pub(super) fn scan(body: &str, first_line: usize) -> Result<Vec<Reference>, Vec<
             pos = skip_past(body, start + 2, "}}");
         } else if rest.starts_with("{%") {
             let end = skip_past(body, start + 2, "%}");
-            let inner = body[start + 2..end.saturating_sub(2).max(start + 2)]
+            let inner = tag_inner(body, start, end)
                 .trim_start_matches(['-', '+'])
                 .trim();
             let keyword = inner.split_whitespace().next().unwrap_or("");
@@ -73,14 +73,20 @@ fn skip_past(text: &str, from: usize, close: &str) -> usize {
         .map_or(text.len(), |i| from + i + close.len())
 }
 
+/// The text between `{%` at `start` and the `%}` that ends at `end`; for a tag that never closes (`end`
+/// is then the end of `text`), everything after `{%`. Never slices inside a character.
+fn tag_inner(text: &str, start: usize, end: usize) -> &str {
+    let closed = end >= start + 4 && text.get(..end).is_some_and(|t| t.ends_with("%}"));
+    let stop = if closed { end - 2 } else { end };
+    text.get(start + 2..stop).unwrap_or("")
+}
+
 /// The offset past the `{% endraw %}` that closes a raw block.
 fn skip_raw(text: &str, mut pos: usize) -> usize {
     while let Some(found) = text[pos..].find("{%") {
         let start = pos + found;
         let end = skip_past(text, start + 2, "%}");
-        let inner = text[start + 2..end.saturating_sub(2).max(start + 2)]
-            .trim_matches(['-', '+'])
-            .trim();
+        let inner = tag_inner(text, start, end).trim_matches(['-', '+']).trim();
         if inner == "endraw" {
             return end;
         }
@@ -125,6 +131,20 @@ fn literal(text: &str) -> Option<(String, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_tag_before_a_multibyte_character_does_not_panic() {
+        for body in [
+            "Hello {% \u{20ac}",
+            "{%\u{20ac}",
+            "{% raw %}x{% \u{20ac}",
+            "{%",
+            "{%}",
+        ] {
+            let _ = scan(body, 1);
+        }
+        assert!(scan("{% include \"a\" %}", 1).is_ok());
+    }
 
     fn targets(body: &str) -> Vec<(usize, String)> {
         scan(body, 1)

@@ -6,7 +6,8 @@
 //! |---|---|
 //! | `chat` | [`ChatResponse::cost_usd`], from the answer's usage and the model that answered ([`ChatResponse::model`], priced as answered by [`ChatResponse::provider`]); when the table has no price for it, the model asked for ([`ChatResponse::requested_model`]: a config that pins and prices an alias gets answers from dated snapshots) |
 //! | `chat_stream` | one final [`StreamEvent::Cost`] after the inner stream ends, computed from the stream's [`Usage`](StreamEvent::Usage) events and the model of its [`Start`](StreamEvent::Start) event (else, or when that one has no price, the requested model), so a collected stream has the same `cost_usd` as the same answer from `chat` |
-//! | `embed`, `health_check` | nothing: forwarded unchanged ([`EmbedResponse`] has no cost field yet; [`ModelPrice::input_cost`] prices its usage) |
+//! | `embed` | [`EmbedResponse::cost_usd`], from its input tokens and the price of the model that made the vectors ([`ModelPrice::input_cost`]), unless the provider set one |
+//! | `health_check` | nothing: forwarded unchanged |
 //!
 //! A stream that fails, ends without its done event or is dropped gets no cost event: its usage is not
 //! final. When no cost can be computed, nothing is set or sent, so a cost the provider reported itself
@@ -321,7 +322,18 @@ impl<P: LlmProvider> LlmProvider for Cost<P> {
     }
 
     async fn embed(&self, req: EmbedRequest) -> Result<EmbedResponse> {
-        self.inner.embed(req).await
+        let mut response = self.inner.embed(req).await?;
+        if response.cost_usd.is_none() {
+            match self
+                .pricer
+                .prices
+                .lookup(&response.model, Some(&response.provider))
+            {
+                Some(price) => response.cost_usd = price.input_cost(&response.usage),
+                None => self.pricer.unknown(&response.provider, &response.model),
+            }
+        }
+        Ok(response)
     }
 
     async fn health_check(&self) -> Result<()> {
@@ -398,6 +410,22 @@ mod tests {
                 .cost_usd,
             Some(0.01)
         );
+    }
+
+    #[tokio::test]
+    async fn embeddings_are_priced_by_their_input_tokens() {
+        let inner = Scripted::new("m").with_hash_embeddings(4);
+        let llm = Cost::new(inner, table());
+        // 400 characters: the scripted provider reports about 100 input tokens.
+        let r = llm
+            .embed(EmbedRequest::new(["a".repeat(400)]))
+            .await
+            .unwrap();
+        let tokens = r.usage.input_tokens.unwrap();
+        assert_eq!(r.cost_usd, Some(tokens as f64 * 2.0 / 1e6));
+        let unpriced = Cost::new(Scripted::new("x").with_hash_embeddings(4), table());
+        let r = unpriced.embed(EmbedRequest::new(["a"])).await.unwrap();
+        assert_eq!(r.cost_usd, None);
     }
 
     #[tokio::test]

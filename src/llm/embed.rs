@@ -86,6 +86,10 @@ pub struct EmbedResponse {
     /// Token counts (input only).
     #[serde(default)]
     pub usage: Usage,
+    /// What the call cost in US dollars, when prices are known (set by the
+    /// [`Cost`](crate::layer::cost::Cost) wrapper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 impl EmbedResponse {
@@ -100,6 +104,7 @@ impl EmbedResponse {
             provider: provider.into(),
             model: model.into(),
             usage: Usage::default(),
+            cost_usd: None,
         }
     }
 }

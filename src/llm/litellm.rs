@@ -134,6 +134,10 @@ pub struct LiteLlmEntry {
     /// The provider caches prompts of this model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supports_prompt_caching: Option<bool>,
+    /// Whether the model takes sampling parameters (`temperature`, `top_p`) at all; `false` for Anthropic's
+    /// models from Claude Opus 4.7 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_sampling_params: Option<bool>,
     /// The model takes a system message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supports_system_messages: Option<bool>,

@@ -1,6 +1,6 @@
 //! Catalog entries from LiteLLM's `model_prices_and_context_window.json` ([`Catalog::from_litellm`]).
 
-use super::{Catalog, ModelInfo, ModelKind, table};
+use super::{Catalog, ModelInfo, ModelKind, Sampling, table};
 use crate::llm::{LiteLlmEntry, LiteLlmFile};
 
 /// What a catalog entry made from LiteLLM's file says about its origin.
@@ -25,6 +25,8 @@ impl Catalog {
     /// - [`LiteLlmEntry::price`] → [`price`](ModelInfo::price).
     /// - `supports_function_calling`, `supports_parallel_function_calling`, `supports_response_schema`,
     ///   `supports_vision`, `supports_reasoning` → the capability flags, where the file says yes or no.
+    /// - `supports_sampling_params: false` → [`Sampling::Rejected`] (a new Claude id the built-in data
+    ///   does not cover yet still gets no temperature).
     ///
     /// Entries of other modes (image, audio, `responses`-only models, ...), without a provider, or that
     /// [`Catalog::from_toml_str`] would refuse (a limit of zero, an id with `*`) are left out.
@@ -129,13 +131,18 @@ fn import(id: &str, entry: &LiteLlmEntry, base: &Catalog) -> Option<ModelInfo> {
             *flag = value;
         }
     }
+    // The file can only say "none at all"; "the default value only" (OpenAI's reasoning models) stays
+    // the built-in rule.
+    if entry.supports_sampling_params == Some(false) {
+        info.sampling = Sampling::Rejected;
+    }
     table::check(&info).ok().map(|()| info)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::catalog::{OutputTokensParam, Sampling, SystemPrompt};
+    use crate::llm::catalog::{OutputTokensParam, SystemPrompt};
 
     fn file(json: &str) -> LiteLlmFile {
         LiteLlmFile::parse(json).unwrap()
@@ -184,6 +191,22 @@ mod tests {
         let emb = c.lookup("openai", "text-embedding-9").unwrap();
         assert_eq!(emb.kind, ModelKind::Embedding);
         assert_eq!(emb.price.unwrap().input, 0.02);
+    }
+
+    #[test]
+    fn a_model_without_sampling_parameters_gets_none() {
+        // A Claude id the built-in data does not know yet; LiteLLM says it takes no sampling parameters.
+        let f = file(
+            r#"{"claude-future-9": {"litellm_provider": "anthropic", "mode": "chat",
+                "supports_sampling_params": false},
+                "claude-older-1": {"litellm_provider": "anthropic", "mode": "chat",
+                "supports_sampling_params": true}}"#,
+        );
+        let c = Catalog::from_litellm(&f);
+        let future = c.lookup("anthropic", "claude-future-9").unwrap();
+        assert_eq!(future.sampling, Sampling::Rejected);
+        let older = c.lookup("anthropic", "claude-older-1").unwrap();
+        assert_eq!(older.sampling, Sampling::Accepted);
     }
 
     #[test]

@@ -500,7 +500,12 @@ impl<S: Subscriber> Layer<S> for Warnings {
 fn with_warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     let warnings = Warnings::default();
     let subscriber = tracing_subscriber::registry().with(warnings.clone());
-    let out = tracing::subscriber::with_default(subscriber, f);
+    let out = tracing::subscriber::with_default(subscriber, || {
+        // Scoped subscribers race with callsites first hit on other test threads (an interest cached
+        // as "never" before this subscriber existed); rebuilding makes every callsite ask again.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     let seen = warnings.0.lock().unwrap().clone();
     (out, seen)
 }

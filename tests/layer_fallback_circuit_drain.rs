@@ -294,6 +294,9 @@ async fn fallback_switch_logs_a_warning_naming_both_providers() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A callsite first hit on another test thread may have cached "never" before this
+    // scoped subscriber existed: make every callsite ask again.
+    tracing::callsite::rebuild_interest_cache();
     let a = named("openai", "ma");
     a.push_error(Error::new(ErrorKind::QuotaExhausted, "no credit"));
     let b = named("anthropic", "mb");

@@ -122,6 +122,9 @@ impl Captured {
         let c = Captured::default();
         let guard =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(c.clone()));
+        // A callsite first hit on another test thread may have cached "never" before this
+        // scoped subscriber existed: make every callsite ask again.
+        tracing::callsite::rebuild_interest_cache();
         (c, guard)
     }
 

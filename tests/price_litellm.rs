@@ -242,6 +242,9 @@ fn skipped_entries_give_one_warning_with_their_count() {
     let warnings = Warnings::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    // A callsite first hit on another test thread may have cached "never" before this
+    // scoped subscriber existed: make every callsite ask again.
+    tracing::callsite::rebuild_interest_cache();
     let mut json = sample();
     // A second malformed entry: still one warning, now counting two.
     json = json.replacen(
@@ -263,6 +266,9 @@ fn a_clean_file_logs_nothing() {
     let warnings = Warnings::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    // A callsite first hit on another test thread may have cached "never" before this
+    // scoped subscriber existed: make every callsite ask again.
+    tracing::callsite::rebuild_interest_cache();
     let json = r#"{"m": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}}"#;
     assert_eq!(PriceTable::from_litellm_json(json).unwrap().len(), 1);
     assert!(warnings.0.lock().unwrap().is_empty());

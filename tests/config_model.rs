@@ -2,15 +2,12 @@
 //! every bad file (unknown key, bad syntax, unknown provider, out-of-range values, undefined roles and
 //! profiles) with the messages they give, and the pin check under warn and deny.
 
-use std::fmt;
+mod support;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use support::with_warnings;
 
 use twelve_factor_ai::config::{ModelConfig, ModelRole, PinPolicy, Pinning, Profile, ProviderKind};
 use twelve_factor_ai::llm::ModelPrice;
@@ -475,40 +472,6 @@ fn configs_built_in_code_are_validated() {
 
 // ---------------------------------------------------------------------------------------------------------
 // The pin check under each policy.
-
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-struct Message<'a>(&'a mut String);
-
-impl Visit for Message<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push_str(&format!("{}={value:?} ", field.name()));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == Level::WARN {
-            let mut text = String::new();
-            event.record(&mut Message(&mut text));
-            self.0.lock().unwrap().push(text);
-        }
-    }
-}
-
-fn with_warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let warnings = Warnings::default();
-    let subscriber = tracing_subscriber::registry().with(warnings.clone());
-    let out = tracing::subscriber::with_default(subscriber, || {
-        // Scoped subscribers race with callsites first hit on other test threads (an interest cached
-        // as "never" before this subscriber existed); rebuilding makes every callsite ask again.
-        tracing::callsite::rebuild_interest_cache();
-        f()
-    });
-    let seen = warnings.0.lock().unwrap().clone();
-    (out, seen)
-}
 
 fn floating_config() -> ModelConfig {
     ModelConfig::new()

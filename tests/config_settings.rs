@@ -2,16 +2,13 @@
 //! with its name and expected form, keys read from the variable each role names, redaction of keys and
 //! URL passwords in `Debug` and errors, the pin policy per profile, and the builder that reads nothing.
 
+mod support;
+
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use support::with_warnings;
 
 use twelve_factor_ai::config::{
     DEFAULT_LOG_MAX_CHARS, ModelConfig, ModelRole, PinPolicy, Profile, ProviderKind, SecretUrl,
@@ -515,40 +512,6 @@ fn debug_and_errors_never_show_secrets() {
 
 // ---------------------------------------------------------------------------------------------------------
 // The pin policy per profile.
-
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-struct Message<'a>(&'a mut String);
-
-impl Visit for Message<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push_str(&format!("{}={value:?} ", field.name()));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == Level::WARN {
-            let mut text = String::new();
-            event.record(&mut Message(&mut text));
-            self.0.lock().unwrap().push(text);
-        }
-    }
-}
-
-fn with_warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let warnings = Warnings::default();
-    let subscriber = tracing_subscriber::registry().with(warnings.clone());
-    let out = tracing::subscriber::with_default(subscriber, || {
-        // Scoped subscribers race with callsites first hit on other test threads (an interest cached
-        // as "never" before this subscriber existed); rebuilding makes every callsite ask again.
-        tracing::callsite::rebuild_interest_cache();
-        f()
-    });
-    let seen = warnings.0.lock().unwrap().clone();
-    (out, seen)
-}
 
 #[test]
 fn floating_model_is_denied_in_prod_and_warned_elsewhere() {
